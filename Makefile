@@ -1,0 +1,44 @@
+# Lockstep — the two commands that matter: `make run` and `make test`.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export DJANGO_SETTINGS_MODULE := lockstep.settings
+
+.PHONY: run install demo test test-postgres lint format clean
+
+$(BIN)/lockstep: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	@touch $@
+
+install: $(BIN)/lockstep
+
+## make run: set up, migrate, load the demo organisation into SQLite and serve it
+run: install
+	$(BIN)/lockstep demo --if-empty
+	$(BIN)/lockstep serve --host $(HOST) --port $(PORT)
+
+demo: install
+	$(BIN)/lockstep demo --reset
+
+## make test: the whole suite (browser tests run when Chromium is installed)
+test: install
+	$(BIN)/pytest -q
+
+test-postgres: install
+	LOCKSTEP_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test $(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

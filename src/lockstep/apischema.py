@@ -1,0 +1,56 @@
+"""Schemas shared by every domain's API router: the error envelope and pagination."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+from ninja import Schema
+from pydantic import Field
+
+T = TypeVar("T")
+
+
+class FieldErrorOut(Schema):
+    field: str
+    message: str
+
+
+class ErrorBody(Schema):
+    code: str
+    message: str
+    fields: list[FieldErrorOut] = []
+
+
+class ErrorOut(Schema):
+    """The one error envelope every API error uses."""
+
+    error: ErrorBody
+
+
+ERRORS: dict[int, type[Schema]] = {
+    400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut,
+}
+
+
+class PageParams(Schema):
+    limit: int = Field(50, ge=1, le=500, description="page size")
+    offset: int = Field(0, ge=0, description="rows to skip")
+
+
+class Page(Schema, Generic[T]):
+    """One page of a list: the rows, and how many match in all."""
+
+    count: int
+    limit: int
+    offset: int
+    items: list[T]
+
+
+def paginate(
+    rows: Sequence[Any], page: PageParams, render: Callable[[Sequence[Any]], list[Any]]
+) -> dict[str, Any]:
+    """Slice rows (a queryset or list) and render only the slice, in bulk."""
+    count = rows.count() if hasattr(rows, "count") and not isinstance(rows, list) else len(rows)
+    window = rows[page.offset : page.offset + page.limit]
+    return {"count": count, "limit": page.limit, "offset": page.offset, "items": render(list(window))}

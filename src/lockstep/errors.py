@@ -1,0 +1,43 @@
+"""Domain errors raised by services and turned into the API's one error envelope."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    message: str
+
+
+class LockstepError(Exception):
+    """Base of all errors a user can cause; carries an HTTP status and a stable code."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, fields: list[FieldError] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or []
+
+
+class ValidationFailed(LockstepError):
+    status = 422
+    code = "validation_error"
+
+    @classmethod
+    def on(cls, field: str, message: str) -> ValidationFailed:
+        """One wrong value: names the field and why."""
+        return cls(f"{field}: {message}", fields=[FieldError(field, message)])
+
+
+class NotFound(LockstepError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(LockstepError):
+    status = 409
+    code = "conflict"

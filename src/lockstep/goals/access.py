@@ -1,0 +1,27 @@
+"""Permission-checked fetches for goal objects, shared by pages and API."""
+
+from __future__ import annotations
+
+from lockstep.goals.models import KPI, Cycle, Initiative, KeyResult, Objective
+from lockstep.org.access import access_in_org
+from lockstep.org.models import Person
+
+
+def access_cycle(person: Person, pk: int) -> Cycle:
+    return access_in_org(Cycle, person.organisation, pk)
+
+
+def access_objective(person: Person, pk: int) -> Objective:
+    return access_in_org(Objective, person.organisation, pk)
+
+
+def access_key_result(person: Person, pk: int) -> KeyResult:
+    return access_in_org(KeyResult, person.organisation, pk)
+
+
+def access_initiative(person: Person, pk: int) -> Initiative:
+    return access_in_org(Initiative, person.organisation, pk)
+
+
+def access_kpi(person: Person, pk: int) -> KPI:
+    return access_in_org(KPI, person.organisation, pk)

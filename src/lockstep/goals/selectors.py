@@ -1,0 +1,159 @@
+"""Reads for goals: the numbers of PRODUCT.md section 4 for pages, API and CLI alike."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
+
+from lockstep.core.progress import (
+    KRKind,
+    Margins,
+    Status,
+    expected_progress,
+    kr_progress,
+    kr_status,
+)
+from lockstep.core.rollup import KRScore, Link, roll_up, unit_shares
+from lockstep.goals.models import ContributionLink, Cycle, KeyResult, Objective
+from lockstep.org.models import Organisation
+
+
+@dataclass(frozen=True)
+class KRNumbers:
+    progress: float
+    expected: float
+    status: Status
+
+
+@dataclass(frozen=True)
+class ObjectiveNumbers:
+    progress: float
+    expected: float
+    status: Status
+    unit_shares: dict[int, float]
+
+
+def org_tz(organisation: Organisation) -> dt.tzinfo:
+    try:
+        return zoneinfo.ZoneInfo(organisation.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return dt.UTC
+
+
+def day_start(day: dt.date, tz: dt.tzinfo) -> dt.datetime:
+    """Midnight at the start of `day` in the organisation's time zone."""
+    return dt.datetime.combine(day, dt.time.min, tzinfo=tz)
+
+
+def cycle_window(cycle: Cycle, tz: dt.tzinfo) -> tuple[dt.datetime, dt.datetime]:
+    """A cycle runs from the start of its first day to the end of its last day."""
+    return day_start(cycle.start, tz), day_start(cycle.end + dt.timedelta(days=1), tz)
+
+
+def kr_due(kr: KeyResult) -> dt.date:
+    return kr.due or kr.objective.cycle.end
+
+
+def margins_of(organisation: Organisation) -> Margins:
+    return Margins(on_track=organisation.on_track_margin, at_risk=organisation.at_risk_margin)
+
+
+def kr_numbers(
+    kr: KeyResult, *, organisation: Organisation, at: dt.datetime | None = None
+) -> KRNumbers:
+    """Progress, pace and status of one KR (its objective and cycle must be loaded)."""
+    at = at or timezone.now()
+    tz = org_tz(organisation)
+    progress = kr_progress(KRKind(kr.kind), kr.start, kr.target, kr.current_value)
+    start = day_start(kr.objective.cycle.start, tz)
+    due = day_start(kr_due(kr) + dt.timedelta(days=1), tz)
+    expected = expected_progress(at, start, due)
+    status = kr_status(
+        progress, expected, checked_in=kr.checkin_count > 0, margins=margins_of(organisation)
+    )
+    return KRNumbers(progress=progress, expected=expected, status=status)
+
+
+def _descendant_ids(objective_ids: set[int]) -> tuple[set[int], list[tuple[int, int, float]]]:
+    """All objectives feeding the given ones, through links, and the links between them.
+
+    One query per level of depth; a visited set stops at links that loop back.
+    """
+    seen = set(objective_ids)
+    frontier = set(objective_ids)
+    links: list[tuple[int, int, float]] = []
+    while frontier:
+        rows = list(
+            ContributionLink.objects.filter(parent_id__in=frontier).values_list(
+                "child_id", "parent_id", "weight"
+            )
+        )
+        links.extend(rows)
+        frontier = {child for child, _, _ in rows} - seen
+        seen |= frontier
+    return seen, links
+
+
+def objective_numbers(
+    objective_ids: Iterable[int], *, organisation: Organisation, at: dt.datetime | None = None
+) -> dict[int, ObjectiveNumbers]:
+    """Progress, pace, status and unit shares of objectives, rolled up through their links."""
+    at = at or timezone.now()
+    wanted = set(objective_ids)
+    if not wanted:
+        return {}
+    all_ids, links = _descendant_ids(wanted)
+    krs = list(
+        KeyResult.objects.filter(objective_id__in=all_ids, archived_at__isnull=True)
+        .select_related("objective__cycle")
+        .prefetch_related("co_owners")
+    )
+    scores = []
+    for kr in krs:
+        n = kr_numbers(kr, organisation=organisation, at=at)
+        owners = {u.pk for u in kr.co_owners.all()}
+        if kr.owner_unit_id:
+            owners.add(kr.owner_unit_id)
+        scores.append(KRScore(kr.objective_id, kr.weight, n.progress, n.status, frozenset(owners)))
+    rolled = roll_up(all_ids, scores, [Link(c, p, w) for c, p, w in links])
+    tz = org_tz(organisation)
+    windows = Objective.objects.filter(pk__in=wanted).values_list(
+        "pk", "cycle__start", "cycle__end"
+    )
+    out: dict[int, ObjectiveNumbers] = {}
+    for oid, start, end in windows:
+        expected = expected_progress(
+            at, day_start(start, tz), day_start(end + dt.timedelta(days=1), tz)
+        )
+        own = [s for s in scores if s.objective == oid]
+        shares = {int(str(k)): v for k, v in unit_shares(own).items()}
+        out[oid] = ObjectiveNumbers(
+            progress=rolled[oid].progress, expected=expected, status=rolled[oid].status,
+            unit_shares=shares,
+        )
+    return out
+
+
+def objectives_query(organisation: Organisation) -> QuerySet[Objective]:
+    """Objectives of the organisation with what their cards show, in a fixed number of queries."""
+    return (
+        Objective.objects.filter(organisation=organisation)
+        .select_related("cycle", "owner_unit")
+        .prefetch_related(
+            "contributors",
+            Prefetch("parent_links", queryset=ContributionLink.objects.select_related("parent")),
+        )
+    )
+
+
+def key_results_query(organisation: Organisation) -> QuerySet[KeyResult]:
+    return (
+        KeyResult.objects.filter(organisation=organisation)
+        .select_related("objective__cycle", "owner_unit", "owner_person", "kpi")
+        .prefetch_related("co_owners")
+    )

@@ -1,0 +1,671 @@
+"""Writes for cycles, objectives, key results, check-ins, initiatives and KPIs.
+
+Each public function owns its transaction, validates before it writes (a wrong value names
+the field and why, and nothing is written), and records exactly one activity event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from lockstep.activity.services import event_record, snapshot
+from lockstep.core.progress import Commitment, KRKind, target_is_valid
+from lockstep.core.rollup import would_create_cycle
+from lockstep.errors import Conflict, ValidationFailed
+from lockstep.goals.models import (
+    KPI,
+    CheckIn,
+    ContributionLink,
+    Cycle,
+    Initiative,
+    KeyResult,
+    KPIDataPoint,
+    Objective,
+    ObjectiveContributor,
+)
+from lockstep.goals.selectors import cycle_window, org_tz
+from lockstep.keys import is_valid_key, unique_key
+from lockstep.org.models import Organisation, Person, Unit
+
+# A check-in may be stamped a little ahead of the server clock (client clock skew).
+CLOCK_SKEW = dt.timedelta(minutes=5)
+
+
+def _key(model: Any, organisation: Organisation, key: str | None, text: str, pk: int | None = None) -> str:
+    if key is None:
+        return unique_key(model, organisation.pk, text)
+    if not is_valid_key(key):
+        raise ValidationFailed.on("key", "use lower-case letters, digits, '-' or '_'")
+    if model.objects.filter(organisation=organisation, key=key).exclude(pk=pk).exists():
+        raise ValidationFailed.on("key", f"{key!r} is already used")
+    return key
+
+
+def _text(field: str, value: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise ValidationFailed.on(field, "must not be empty")
+    return value
+
+
+def _number(field: str, value: float | None) -> float:
+    if value is None or not math.isfinite(float(value)):
+        raise ValidationFailed.on(field, "must be a finite number")
+    return float(value)
+
+
+def _same_org(field: str, organisation: Organisation, obj: Any) -> None:
+    if obj is not None and obj.organisation_id != organisation.pk:
+        raise ValidationFailed.on(field, "unknown in this organisation")
+
+
+def _check_unit(field: str, organisation: Organisation, unit: Unit | None) -> None:
+    _same_org(field, organisation, unit)
+    if unit is not None and unit.archived_at is not None:
+        raise ValidationFailed.on(field, f"unit {unit.key!r} is archived")
+
+
+# ---- cycles -------------------------------------------------------------------------
+
+
+def _check_cycle(organisation: Organisation, cycle: Cycle | None, data: dict[str, Any]) -> None:
+    if data["kind"] not in Cycle.Kind.values:
+        raise ValidationFailed.on("kind", f"must be one of {', '.join(Cycle.Kind.values)}")
+    if data["start"] > data["end"]:
+        raise ValidationFailed.on("end", "must not be before start")
+    parent: Cycle | None = data.get("parent")
+    if parent is not None:
+        _same_org("parent", organisation, parent)
+        if cycle is not None and parent.pk == cycle.pk:
+            raise ValidationFailed.on("parent", "a cycle cannot contain itself")
+        if data["start"] < parent.start or data["end"] > parent.end:
+            raise ValidationFailed.on(
+                "parent",
+                f"the cycle ({data['start']} to {data['end']}) lies outside its parent "
+                f"{parent.key!r} ({parent.start} to {parent.end})",
+            )
+    if cycle is not None:
+        for child in cycle.children.all():
+            if child.start < data["start"] or child.end > data["end"]:
+                raise ValidationFailed.on("start", f"sub-cycle {child.key!r} would fall outside")
+        late = KeyResult.objects.filter(objective__cycle=cycle, due__isnull=False).exclude(
+            due__range=(data["start"], data["end"])
+        )
+        if late.exists():
+            raise ValidationFailed.on("end", f"key result {late.first().key!r} is due outside")  # type: ignore[union-attr]
+
+
+@transaction.atomic
+def cycle_create(
+    *, organisation: Organisation, actor: Person | None, name: str, kind: str, start: dt.date,
+    end: dt.date, parent: Cycle | None = None, key: str | None = None,
+) -> Cycle:
+    """Create a cycle, nested inside its parent when it has one."""
+    data = {"name": _text("name", name), "kind": kind, "start": start, "end": end, "parent": parent}
+    _check_cycle(organisation, None, data)
+    cycle = Cycle.objects.create(
+        organisation=organisation, key=_key(Cycle, organisation, key, name), **data
+    )
+    event_record(organisation=organisation, actor=actor, verb="cycle.created", obj=cycle, after=snapshot(cycle))
+    return cycle
+
+
+@transaction.atomic
+def cycle_update(*, cycle: Cycle, actor: Person | None, **changes: Any) -> Cycle:
+    """Rename, move or re-date a cycle; its sub-cycles and KR due dates must stay inside."""
+    allowed = {"name", "kind", "start", "end", "parent", "key"}
+    for field in changes:
+        if field not in allowed:
+            raise ValidationFailed.on(field, "cannot be changed")
+    data = {f: changes.get(f, getattr(cycle, f)) for f in ("name", "kind", "start", "end", "parent")}
+    data["name"] = _text("name", data["name"])
+    _check_cycle(cycle.organisation, cycle, data)
+    if "key" in changes:
+        _key(Cycle, cycle.organisation, changes["key"], "", cycle.pk)
+    before = snapshot(cycle)
+    for field, value in {**data, **({"key": changes["key"]} if "key" in changes else {})}.items():
+        setattr(cycle, field, value)
+    cycle.save()
+    event_record(organisation=cycle.organisation, actor=actor, verb="cycle.updated", obj=cycle,
+                 before=before, after=snapshot(cycle))
+    return cycle
+
+
+@transaction.atomic
+def cycle_delete(*, cycle: Cycle, actor: Person | None) -> None:
+    """Delete an empty cycle; one with objectives or sub-cycles is kept for history."""
+    if cycle.children.exists():
+        raise Conflict("the cycle has sub-cycles; delete or move them first")
+    if cycle.objectives.exists():
+        raise Conflict("the cycle has objectives; archive them instead of deleting the cycle")
+    event_record(organisation=cycle.organisation, actor=actor, verb="cycle.deleted", obj=cycle,
+                 before=snapshot(cycle))
+    cycle.delete()
+
+
+# ---- objectives and links -------------------------------------------------------------
+
+
+def _check_objective(organisation: Organisation, data: dict[str, Any]) -> None:
+    if data["level"] not in Objective.Level.values:
+        raise ValidationFailed.on("level", "must be company, shared or unit")
+    if data["state"] not in Objective.State.values:
+        raise ValidationFailed.on("state", "must be draft, published or closed")
+    _same_org("cycle", organisation, data["cycle"])
+    _check_unit("owner_unit", organisation, data["owner_unit"])
+    contributors: list[Unit] = data["contributors"]
+    for unit in contributors:
+        _check_unit("contributors", organisation, unit)
+    if len({u.pk for u in contributors}) != len(contributors):
+        raise ValidationFailed.on("contributors", "lists a unit twice")
+    if data["level"] == Objective.Level.UNIT and data["owner_unit"] is None:
+        raise ValidationFailed.on("owner_unit", "a unit objective needs its owner unit")
+    if data["level"] == Objective.Level.SHARED and len(contributors) < 2:
+        raise ValidationFailed.on("contributors", "a shared objective needs at least two units")
+    if data["level"] != Objective.Level.SHARED and contributors:
+        raise ValidationFailed.on("contributors", "only shared objectives have contributing units")
+
+
+def _objective_snapshot(objective: Objective) -> dict[str, Any]:
+    return {
+        **snapshot(objective),
+        "contributors": sorted(objective.contributors.values_list("key", flat=True)),
+        "parents": sorted(
+            [k, w] for k, w in objective.parent_links.values_list("parent__key", "weight")
+        ),
+    }
+
+
+def _set_contributors(objective: Objective, units: Sequence[Unit]) -> None:
+    ObjectiveContributor.objects.filter(objective=objective).exclude(
+        unit__in=list(units)
+    ).delete()
+    existing = set(ObjectiveContributor.objects.filter(objective=objective).values_list("unit_id", flat=True))
+    ObjectiveContributor.objects.bulk_create(
+        [ObjectiveContributor(objective=objective, unit=u) for u in units if u.pk not in existing]
+    )
+
+
+def _set_parents(objective: Objective, parents: Sequence[tuple[Objective, float]]) -> None:
+    """Replace the objective's contribution links, refusing a link that closes a cycle."""
+    org = objective.organisation
+    for parent, weight in parents:
+        _same_org("parents", org, parent)
+        if parent.pk == objective.pk:
+            raise ValidationFailed.on("parents", "an objective cannot contribute to itself")
+        _number("parents", weight)
+        if weight <= 0:
+            raise ValidationFailed.on("parents", "a link weight must be above 0")
+    if len({p.pk for p, _ in parents}) != len(parents):
+        raise ValidationFailed.on("parents", "lists a parent objective twice")
+    others = ContributionLink.objects.filter(child__organisation=org).exclude(child=objective)
+    edges = list(others.values_list("child_id", "parent_id"))
+    for parent, _ in parents:
+        edges.append((objective.pk, parent.pk))
+    cycle = would_create_cycle(edges[:-1], *edges[-1]) if parents else None
+    if cycle:
+        keys = dict(Objective.objects.filter(pk__in=cycle).values_list("pk", "key"))
+        raise ValidationFailed.on(
+            "parents", "the link would create a cycle: " + " -> ".join(keys[k] for k in cycle)
+        )
+    ContributionLink.objects.filter(child=objective).delete()
+    ContributionLink.objects.bulk_create(
+        [ContributionLink(child=objective, parent=p, weight=w) for p, w in parents]
+    )
+
+
+@transaction.atomic
+def objective_create(
+    *, organisation: Organisation, actor: Person | None, cycle: Cycle, title: str,
+    level: str = Objective.Level.UNIT, owner_unit: Unit | None = None,
+    contributors: Sequence[Unit] = (), parents: Sequence[tuple[Objective, float]] = (),
+    description: str = "", state: str = Objective.State.PUBLISHED, key: str | None = None,
+) -> Objective:
+    """Create an objective with its contributing units and contribution links."""
+    data = {"title": _text("title", title), "level": level, "owner_unit": owner_unit,
+            "cycle": cycle, "contributors": list(contributors), "state": state}
+    _check_objective(organisation, data)
+    objective = Objective.objects.create(
+        organisation=organisation, key=_key(Objective, organisation, key, title),
+        title=data["title"], level=level, owner_unit=owner_unit, cycle=cycle,
+        description=description, state=state,
+    )
+    _set_contributors(objective, data["contributors"])
+    _set_parents(objective, list(parents))
+    event_record(organisation=organisation, actor=actor, verb="objective.created", obj=objective,
+                 after=_objective_snapshot(objective))
+    return objective
+
+
+@transaction.atomic
+def objective_update(
+    *, objective: Objective, actor: Person | None, contributors: Sequence[Unit] | None = None,
+    parents: Sequence[tuple[Objective, float]] | None = None, **changes: Any,
+) -> Objective:
+    """Edit an objective; `contributors` and `parents`, when given, replace the old ones."""
+    allowed = {"title", "level", "owner_unit", "cycle", "description", "state", "key"}
+    for field in changes:
+        if field not in allowed:
+            raise ValidationFailed.on(field, "cannot be changed")
+    org = objective.organisation
+    data = {f: changes.get(f, getattr(objective, f)) for f in ("title", "level", "owner_unit", "cycle", "state")}
+    data["title"] = _text("title", data["title"])
+    data["contributors"] = list(contributors) if contributors is not None else list(objective.contributors.all())
+    _check_objective(org, data)
+    if "cycle" in changes and changes["cycle"].pk != objective.cycle_id:
+        for kr in objective.key_results.filter(due__isnull=False):
+            if not (changes["cycle"].start <= kr.due <= changes["cycle"].end):
+                raise ValidationFailed.on("cycle", f"key result {kr.key!r} is due outside the new cycle")
+        if objective.key_results.filter(checkin_count__gt=0).exists():
+            raise ValidationFailed.on("cycle", "key results already have check-ins in this cycle")
+    if "key" in changes:
+        _key(Objective, org, changes["key"], "", objective.pk)
+    before = _objective_snapshot(objective)
+    for field, value in changes.items():
+        setattr(objective, field, value)
+    objective.title = data["title"]
+    objective.save()
+    _set_contributors(objective, data["contributors"])
+    if parents is not None:
+        _set_parents(objective, list(parents))
+    event_record(organisation=org, actor=actor, verb="objective.updated", obj=objective,
+                 before=before, after=_objective_snapshot(objective))
+    return objective
+
+
+@transaction.atomic
+def objective_archive(*, objective: Objective, actor: Person | None) -> Objective:
+    """Archive an objective and its KRs; nothing is deleted."""
+    before = _objective_snapshot(objective)
+    now = timezone.now()
+    objective.archived_at = now
+    objective.save(update_fields=["archived_at", "updated_at"])
+    objective.key_results.filter(archived_at__isnull=True).update(archived_at=now)
+    event_record(organisation=objective.organisation, actor=actor, verb="objective.archived",
+                 obj=objective, before=before, after=_objective_snapshot(objective))
+    return objective
+
+
+# ---- key results ----------------------------------------------------------------------
+
+KR_FIELDS = {
+    "title", "kind", "start", "target", "measure", "steps", "weight", "due", "commitment",
+    "owner_unit", "owner_person", "cadence_days", "kpi", "key",
+}
+
+
+def _check_kr(organisation: Organisation, objective: Objective, data: dict[str, Any]) -> None:
+    _text("title", data["title"])
+    try:
+        kind = KRKind(data["kind"])
+    except ValueError:
+        raise ValidationFailed.on("kind", f"must be one of {', '.join(k.value for k in KRKind)}") from None
+    if data["commitment"] not in {c.value for c in Commitment}:
+        raise ValidationFailed.on("commitment", "must be committed or aspirational")
+    steps = data["steps"] or []
+    if not isinstance(steps, list) or not all(isinstance(s, str) and s.strip() for s in steps):
+        raise ValidationFailed.on("steps", "must be a list of non-empty step names")
+    if kind is KRKind.MILESTONE:
+        data["start"], data["target"] = 0.0, float(len(steps) or 1)
+    elif steps:
+        raise ValidationFailed.on("steps", "only milestone key results have steps")
+    data["start"] = _number("start", data["start"])
+    data["target"] = _number("target", data["target"])
+    if not target_is_valid(kind, data["start"], data["target"]):
+        if data["target"] == data["start"]:
+            raise ValidationFailed.on("target", "must differ from the start value")
+        if kind is KRKind.INCREASE:
+            raise ValidationFailed.on("target", "must be above the start for 'increase' (use 'decrease' to go down)")
+        raise ValidationFailed.on("target", "must be below the start for 'decrease' (use 'increase' to go up)")
+    weight = _number("weight", data["weight"])
+    if weight <= 0:
+        raise ValidationFailed.on("weight", "must be above 0")
+    if int(data["cadence_days"]) < 1:
+        raise ValidationFailed.on("cadence_days", "must be at least 1 day")
+    cycle = objective.cycle
+    due = data["due"]
+    if due is not None and not (cycle.start <= due <= cycle.end):
+        raise ValidationFailed.on("due", f"must lie inside the cycle ({cycle.start} to {cycle.end})")
+    _check_unit("owner_unit", organisation, data["owner_unit"])
+    _same_org("owner_person", organisation, data["owner_person"])
+    _same_org("kpi", organisation, data["kpi"])
+
+
+def _kr_snapshot(kr: KeyResult) -> dict[str, Any]:
+    return {**snapshot(kr), "co_owners": sorted(kr.co_owners.values_list("key", flat=True))}
+
+
+def _set_co_owners(kr: KeyResult, co_owners: Sequence[Unit]) -> None:
+    for unit in co_owners:
+        _check_unit("co_owners", kr.organisation, unit)
+        if unit.pk == kr.owner_unit_id:
+            raise ValidationFailed.on("co_owners", "the accountable unit cannot also be a co-owner")
+    kr.co_owners.set(co_owners)
+
+
+@transaction.atomic
+def key_result_create(
+    *, objective: Objective, actor: Person | None, title: str, kind: str, target: float | None = None,
+    start: float = 0.0, measure: str = "", steps: list[str] | None = None, weight: float = 1.0,
+    due: dt.date | None = None, commitment: str = Commitment.COMMITTED.value,
+    owner_unit: Unit | None = None, owner_person: Person | None = None,
+    co_owners: Sequence[Unit] = (), cadence_days: int = 7, kpi: KPI | None = None,
+    key: str | None = None,
+) -> KeyResult:
+    """Add a key result to an objective."""
+    org = objective.organisation
+    if objective.archived_at is not None:
+        raise Conflict("the objective is archived")
+    data: dict[str, Any] = {
+        "title": title, "kind": kind, "start": start, "target": target, "measure": measure,
+        "steps": list(steps or []), "weight": weight, "due": due, "commitment": commitment,
+        "owner_unit": owner_unit, "owner_person": owner_person, "cadence_days": cadence_days,
+        "kpi": kpi,
+    }
+    _check_kr(org, objective, data)
+    data["title"] = data["title"].strip()
+    kr = KeyResult.objects.create(
+        organisation=org, objective=objective, key=_key(KeyResult, org, key, title), **data
+    )
+    _set_co_owners(kr, co_owners)
+    event_record(organisation=org, actor=actor, verb="key_result.created", obj=kr, after=_kr_snapshot(kr))
+    return kr
+
+
+@transaction.atomic
+def key_result_update(
+    *, key_result: KeyResult, actor: Person | None, co_owners: Sequence[Unit] | None = None,
+    **changes: Any,
+) -> KeyResult:
+    """Edit a key result; its check-ins are kept and its progress follows the new target."""
+    for field in changes:
+        if field not in KR_FIELDS:
+            raise ValidationFailed.on(field, "cannot be changed")
+    kr = key_result
+    org = kr.organisation
+    data = {f: changes.get(f, getattr(kr, f)) for f in KR_FIELDS - {"key"}}
+    if "kind" in changes and changes["kind"] != kr.kind and kr.checkin_count:
+        raise ValidationFailed.on("kind", "cannot change once the key result has check-ins")
+    _check_kr(org, kr.objective, data)
+    if "key" in changes:
+        data["key"] = _key(KeyResult, org, changes["key"], "", kr.pk)
+    before = _kr_snapshot(kr)
+    for field, value in data.items():
+        setattr(kr, field, value)
+    kr.title = kr.title.strip()
+    kr.save()
+    if co_owners is not None:
+        _set_co_owners(kr, co_owners)
+    event_record(organisation=org, actor=actor, verb="key_result.updated", obj=kr,
+                 before=before, after=_kr_snapshot(kr))
+    return kr
+
+
+@transaction.atomic
+def key_result_archive(*, key_result: KeyResult, actor: Person | None) -> KeyResult:
+    """Archive a key result; its check-ins stay."""
+    before = _kr_snapshot(key_result)
+    key_result.archived_at = timezone.now()
+    key_result.save(update_fields=["archived_at", "updated_at"])
+    event_record(organisation=key_result.organisation, actor=actor, verb="key_result.archived",
+                 obj=key_result, before=before, after=_kr_snapshot(key_result))
+    return key_result
+
+
+# ---- check-ins ------------------------------------------------------------------------
+
+
+@transaction.atomic
+def checkin_record(
+    *, key_result: KeyResult, actor: Person | None, confidence: int,
+    value: float | None = None, steps_done: list[int] | None = None, note: str = "",
+    blockers: str = "", blocking_unit: Unit | None = None, at: dt.datetime | None = None,
+    source: str = CheckIn.Source.API,
+) -> CheckIn:
+    """Append a check-in to a KR and move its current value if it is the latest one.
+
+    For a milestone give `steps_done` (indexes of finished steps) or `value` (steps done,
+    or 1 for done when it has no steps).
+    """
+    # Lock the KR row so concurrent check-ins serialise on the running fields below.
+    kr = KeyResult.objects.select_for_update().select_related("objective__cycle", "organisation").get(pk=key_result.pk)
+    org = kr.organisation
+    if kr.archived_at is not None:
+        raise Conflict("the key result is archived")
+    if kr.objective.state == Objective.State.CLOSED:
+        raise Conflict("the objective is closed")
+    if not isinstance(confidence, int) or isinstance(confidence, bool) or not 1 <= confidence <= 10:
+        raise ValidationFailed.on("confidence", "must be a whole number from 1 to 10")
+    now = timezone.now()
+    at = at or now
+    if timezone.is_naive(at):
+        at = timezone.make_aware(at, org_tz(org))
+    start, end = cycle_window(kr.objective.cycle, org_tz(org))
+    if not (start <= at < end):
+        raise ValidationFailed.on(
+            "at", f"must lie inside the cycle {kr.objective.cycle.key!r} "
+            f"({kr.objective.cycle.start} to {kr.objective.cycle.end})"
+        )
+    if at > now + CLOCK_SKEW:
+        raise ValidationFailed.on("at", "must not be in the future")
+    if kr.kind == KRKind.MILESTONE:
+        steps = kr.steps or []
+        if steps_done is not None:
+            if not steps:
+                raise ValidationFailed.on("steps_done", "this milestone has no steps; send value 1 for done")
+            bad = [i for i in steps_done if not isinstance(i, int) or not 0 <= i < len(steps)]
+            if bad or len(set(steps_done)) != len(steps_done):
+                raise ValidationFailed.on("steps_done", f"must be distinct step numbers from 0 to {len(steps) - 1}")
+            steps_done = sorted(steps_done)
+            value = float(len(steps_done))
+        value = _number("value", value)
+        if not (0 <= value <= kr.target) or value != int(value):
+            raise ValidationFailed.on("value", f"must be a whole number of steps from 0 to {int(kr.target)}")
+    else:
+        if steps_done is not None:
+            raise ValidationFailed.on("steps_done", "only milestone key results have steps")
+        value = _number("value", value)
+    _check_unit("blocking_unit", org, blocking_unit)
+    checkin = CheckIn.objects.create(
+        organisation=org, key_result=kr, at=at, value=value, steps_done=steps_done,
+        confidence=confidence, note=note.strip(), blockers=blockers.strip(),
+        blocking_unit=blocking_unit, author=actor, source=source,
+    )
+    before = {"current_value": kr.current_value, "last_checkin_at": kr.last_checkin_at}
+    kr.checkin_count += 1
+    if kr.last_checkin_at is None or at >= kr.last_checkin_at:
+        kr.current_value, kr.last_checkin_at, kr.last_confidence = value, at, confidence
+    kr.save(update_fields=["checkin_count", "current_value", "last_checkin_at", "last_confidence", "updated_at"])
+    event_record(
+        organisation=org, actor=actor, verb="checkin.recorded", obj=kr, at=now,
+        before=snapshot_values(before),
+        after={**snapshot_values({"current_value": kr.current_value, "last_checkin_at": kr.last_checkin_at}),
+               "checkin_id": checkin.pk, "value": value, "confidence": confidence},
+    )
+    key_result.current_value, key_result.last_checkin_at = kr.current_value, kr.last_checkin_at
+    key_result.last_confidence, key_result.checkin_count = kr.last_confidence, kr.checkin_count
+    return checkin
+
+
+def snapshot_values(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, dt.datetime | dt.date) else v) for k, v in data.items()}
+
+
+# ---- initiatives ----------------------------------------------------------------------
+
+
+def _check_initiative(organisation: Organisation, data: dict[str, Any]) -> None:
+    _text("title", data["title"])
+    if data["state"] not in Initiative.State.values:
+        raise ValidationFailed.on("state", f"must be one of {', '.join(Initiative.State.values)}")
+    if data["owner_unit"] is None:
+        raise ValidationFailed.on("owner_unit", "is required")
+    _check_unit("owner_unit", organisation, data["owner_unit"])
+    _same_org("assignee", organisation, data["assignee"])
+    for kr in data["key_results"]:
+        _same_org("key_results", organisation, kr)
+
+
+def _initiative_snapshot(initiative: Initiative) -> dict[str, Any]:
+    return {**snapshot(initiative), "key_results": sorted(initiative.key_results.values_list("key", flat=True))}
+
+
+@transaction.atomic
+def initiative_create(
+    *, organisation: Organisation, actor: Person | None, title: str, owner_unit: Unit | None,
+    key_results: Iterable[KeyResult] = (), assignee: Person | None = None,
+    state: str = Initiative.State.PLANNED, due: dt.date | None = None, description: str = "",
+) -> Initiative:
+    """Create an initiative that drives the given KRs."""
+    data = {"title": title, "owner_unit": owner_unit, "assignee": assignee, "state": state,
+            "key_results": list(key_results)}
+    _check_initiative(organisation, data)
+    initiative = Initiative.objects.create(
+        organisation=organisation, title=title.strip(), owner_unit=owner_unit, assignee=assignee,
+        state=state, due=due, description=description,
+    )
+    initiative.key_results.set(data["key_results"])
+    event_record(organisation=organisation, actor=actor, verb="initiative.created", obj=initiative,
+                 after=_initiative_snapshot(initiative))
+    return initiative
+
+
+@transaction.atomic
+def initiative_update(
+    *, initiative: Initiative, actor: Person | None, key_results: Iterable[KeyResult] | None = None,
+    **changes: Any,
+) -> Initiative:
+    """Edit an initiative; `key_results`, when given, replaces the linked KRs."""
+    allowed = {"title", "owner_unit", "assignee", "state", "due", "description"}
+    for field in changes:
+        if field not in allowed:
+            raise ValidationFailed.on(field, "cannot be changed")
+    data = {f: changes.get(f, getattr(initiative, f)) for f in ("title", "owner_unit", "assignee", "state")}
+    data["key_results"] = list(key_results) if key_results is not None else []
+    _check_initiative(initiative.organisation, data)
+    before = _initiative_snapshot(initiative)
+    for field, value in changes.items():
+        setattr(initiative, field, value)
+    initiative.save()
+    if key_results is not None:
+        initiative.key_results.set(data["key_results"])
+    event_record(organisation=initiative.organisation, actor=actor, verb="initiative.updated",
+                 obj=initiative, before=before, after=_initiative_snapshot(initiative))
+    return initiative
+
+
+@transaction.atomic
+def initiative_archive(*, initiative: Initiative, actor: Person | None) -> Initiative:
+    """Archive an initiative."""
+    before = _initiative_snapshot(initiative)
+    initiative.archived_at = timezone.now()
+    initiative.save(update_fields=["archived_at", "updated_at"])
+    event_record(organisation=initiative.organisation, actor=actor, verb="initiative.archived",
+                 obj=initiative, before=before, after=_initiative_snapshot(initiative))
+    return initiative
+
+
+# ---- KPIs -----------------------------------------------------------------------------
+
+
+def _check_kpi(organisation: Organisation, data: dict[str, Any]) -> None:
+    _text("name", data["name"])
+    lo, hi = data["healthy_min"], data["healthy_max"]
+    if lo is not None:
+        _number("healthy_min", lo)
+    if hi is not None:
+        _number("healthy_max", hi)
+    if lo is not None and hi is not None and lo > hi:
+        raise ValidationFailed.on("healthy_max", "must not be below healthy_min")
+    for unit in data["owner_units"]:
+        _check_unit("owner_units", organisation, unit)
+
+
+def _kpi_snapshot(kpi: KPI) -> dict[str, Any]:
+    return {**snapshot(kpi), "owner_units": sorted(kpi.owner_units.values_list("key", flat=True))}
+
+
+@transaction.atomic
+def kpi_create(
+    *, organisation: Organisation, actor: Person | None, name: str, measure: str = "",
+    healthy_min: float | None = None, healthy_max: float | None = None,
+    owner_units: Sequence[Unit] = (), key: str | None = None,
+) -> KPI:
+    """Create a KPI, owned jointly by the given units."""
+    data = {"name": name, "healthy_min": healthy_min, "healthy_max": healthy_max,
+            "owner_units": list(owner_units)}
+    _check_kpi(organisation, data)
+    kpi = KPI.objects.create(
+        organisation=organisation, key=_key(KPI, organisation, key, name), name=name.strip(),
+        measure=measure, healthy_min=healthy_min, healthy_max=healthy_max,
+    )
+    kpi.owner_units.set(data["owner_units"])
+    event_record(organisation=organisation, actor=actor, verb="kpi.created", obj=kpi, after=_kpi_snapshot(kpi))
+    return kpi
+
+
+@transaction.atomic
+def kpi_update(
+    *, kpi: KPI, actor: Person | None, owner_units: Sequence[Unit] | None = None, **changes: Any
+) -> KPI:
+    """Edit a KPI; `owner_units`, when given, replaces the owners."""
+    allowed = {"name", "measure", "healthy_min", "healthy_max", "key"}
+    for field in changes:
+        if field not in allowed:
+            raise ValidationFailed.on(field, "cannot be changed")
+    data = {f: changes.get(f, getattr(kpi, f)) for f in ("name", "healthy_min", "healthy_max")}
+    data["owner_units"] = list(owner_units) if owner_units is not None else []
+    _check_kpi(kpi.organisation, data)
+    if "key" in changes:
+        _key(KPI, kpi.organisation, changes["key"], "", kpi.pk)
+    before = _kpi_snapshot(kpi)
+    for field, value in changes.items():
+        setattr(kpi, field, value)
+    kpi.save()
+    if owner_units is not None:
+        kpi.owner_units.set(data["owner_units"])
+    event_record(organisation=kpi.organisation, actor=actor, verb="kpi.updated", obj=kpi,
+                 before=before, after=_kpi_snapshot(kpi))
+    return kpi
+
+
+@transaction.atomic
+def kpi_archive(*, kpi: KPI, actor: Person | None) -> KPI:
+    """Archive a KPI; its data points stay."""
+    before = _kpi_snapshot(kpi)
+    kpi.archived_at = timezone.now()
+    kpi.save(update_fields=["archived_at"])
+    event_record(organisation=kpi.organisation, actor=actor, verb="kpi.archived", obj=kpi,
+                 before=before, after=_kpi_snapshot(kpi))
+    return kpi
+
+
+@transaction.atomic
+def kpi_point_record(
+    *, kpi: KPI, actor: Person | None, value: float, at: dt.datetime | None = None
+) -> KPIDataPoint:
+    """Add a data point; every KR following the KPI whose cycle holds it takes the value."""
+    value = _number("value", value)
+    now = timezone.now()
+    at = at or now
+    if at > now + CLOCK_SKEW:
+        raise ValidationFailed.on("at", "must not be in the future")
+    point = KPIDataPoint.objects.create(kpi=kpi, at=at, value=value)
+    event_record(organisation=kpi.organisation, actor=actor, verb="kpi.point_recorded", obj=kpi,
+                 after={"at": at.isoformat(), "value": value})
+    tz = org_tz(kpi.organisation)
+    followers = kpi.key_results.filter(archived_at__isnull=True).select_related("objective__cycle")
+    for kr in followers:
+        start, end = cycle_window(kr.objective.cycle, tz)
+        if start <= at < end and kr.objective.state != Objective.State.CLOSED:
+            checkin_record(
+                key_result=kr, actor=actor, value=value, confidence=kr.last_confidence or 5,
+                note=f"From KPI {kpi.name}", at=at, source=CheckIn.Source.KPI,
+            )
+    return point

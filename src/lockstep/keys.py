@@ -1,0 +1,31 @@
+"""Stable, human-readable keys (slugs) that plans, CSV files and URLs refer to."""
+
+from __future__ import annotations
+
+import re
+
+from django.db import models
+from django.utils.text import slugify
+
+KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+def is_valid_key(key: str) -> bool:
+    """Whether `key` is lower-case letters, digits, '-' and '_' (at most 100 characters)."""
+    return bool(KEY_PATTERN.match(key)) and len(key) <= 100
+
+
+def unique_key(model: type[models.Model], organisation_id: int, text: str) -> str:
+    """A key derived from `text` that no row of `model` in the organisation uses yet."""
+    base = (slugify(text)[:80].strip("-") or model._meta.model_name or "item").lower()
+    taken = set(
+        model._default_manager.filter(
+            organisation_id=organisation_id, key__startswith=base
+        ).values_list("key", flat=True)
+    )
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"

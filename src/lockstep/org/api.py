@@ -1,0 +1,236 @@
+"""API for the organisation, its units and its people (thin: parse, call, render)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema
+
+from lockstep.apischema import ERRORS, Page, PageParams, paginate
+from lockstep.org import services
+from lockstep.org.access import (
+    access_person,
+    access_unit,
+    current_person,
+    resolve_in_org,
+    resolve_many_in_org,
+)
+from lockstep.org.models import Membership, Organisation, Person, Unit
+
+router = Router(tags=["organisation"])
+
+
+class OrganisationOut(Schema):
+    id: int
+    slug: str
+    name: str
+    timezone: str
+    on_track_margin: float
+    at_risk_margin: float
+
+
+class OrganisationPatch(Schema):
+    name: str | None = None
+    timezone: str | None = None
+    on_track_margin: float | None = Field(None, ge=0, le=1)
+    at_risk_margin: float | None = Field(None, ge=0, le=1)
+
+
+class UnitIn(Schema):
+    name: str = Field(..., min_length=1, max_length=200)
+    key: str | None = Field(None, max_length=100)
+    kind: Unit.Kind = Unit.Kind.TEAM
+    parent_id: int | None = None
+    weekly_capacity: float | None = Field(None, ge=0)
+    capacity_unit: Unit.CapacityUnit = Unit.CapacityUnit.HOURS
+
+
+class UnitPatch(Schema):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    key: str | None = Field(None, max_length=100)
+    kind: Unit.Kind | None = None
+    parent_id: int | None = None
+    weekly_capacity: float | None = Field(None, ge=0)
+    capacity_unit: Unit.CapacityUnit | None = None
+
+
+class UnitOut(Schema):
+    id: int
+    key: str
+    name: str
+    kind: str
+    parent_id: int | None
+    weekly_capacity: float | None
+    capacity_unit: str
+    archived: bool
+    archived_at: dt.datetime | None
+
+
+class UnitFilters(Schema):
+    parent_id: int | None = None
+    kind: Unit.Kind | None = None
+    include_archived: bool = False
+
+
+class MembershipIO(Schema):
+    unit_id: int
+    role: Membership.Role = Membership.Role.MEMBER
+
+
+class PersonIn(Schema):
+    name: str = Field(..., min_length=1, max_length=200)
+    email: str = Field(..., max_length=254)
+    is_org_admin: bool = False
+    memberships: list[MembershipIO] = []
+
+
+class PersonPatch(Schema):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    email: str | None = Field(None, max_length=254)
+    is_org_admin: bool | None = None
+    memberships: list[MembershipIO] | None = None
+
+
+class PersonOut(Schema):
+    id: int
+    name: str
+    email: str
+    is_org_admin: bool
+    memberships: list[MembershipIO]
+    archived: bool
+
+
+class PersonFilters(Schema):
+    unit_id: int | None = None
+    include_archived: bool = False
+
+
+def _unit_out(u: Unit) -> dict[str, Any]:
+    return {
+        "id": u.pk, "key": u.key, "name": u.name, "kind": u.kind, "parent_id": u.parent_id,
+        "weekly_capacity": u.weekly_capacity, "capacity_unit": u.capacity_unit,
+        "archived": u.archived_at is not None, "archived_at": u.archived_at,
+    }
+
+
+def _person_out(p: Person) -> dict[str, Any]:
+    return {
+        "id": p.pk, "name": p.name, "email": p.email, "is_org_admin": p.is_org_admin,
+        "memberships": [{"unit_id": m.unit_id, "role": m.role} for m in p.memberships.all()],
+        "archived": p.archived_at is not None,
+    }
+
+
+def _changes(payload: Schema) -> dict[str, Any]:
+    """Only the fields the client sent: PATCH leaves the others alone."""
+    return payload.model_dump(exclude_unset=True)
+
+
+@router.get("/organisation", response={200: OrganisationOut, **ERRORS})
+def organisation_get(request: HttpRequest) -> Organisation:
+    return current_person(request).organisation
+
+
+@router.patch("/organisation", response={200: OrganisationOut, **ERRORS})
+def organisation_patch(request: HttpRequest, payload: OrganisationPatch) -> Organisation:
+    me = current_person(request)
+    return services.organisation_update(organisation=me.organisation, actor=me, **_changes(payload))
+
+
+@router.get("/units", response={200: Page[UnitOut], **ERRORS})
+def unit_list(
+    request: HttpRequest, filters: Query[UnitFilters], page: Query[PageParams]
+) -> dict[str, Any]:
+    me = current_person(request)
+    qs = Unit.objects.filter(organisation=me.organisation)
+    if not filters.include_archived:
+        qs = qs.filter(archived_at__isnull=True)
+    if filters.parent_id is not None:
+        qs = qs.filter(parent_id=filters.parent_id)
+    if filters.kind is not None:
+        qs = qs.filter(kind=filters.kind)
+    return paginate(qs.order_by("key"), page, lambda rows: [_unit_out(u) for u in rows])
+
+
+@router.post("/units", response={201: UnitOut, **ERRORS})
+def unit_create(request: HttpRequest, payload: UnitIn) -> tuple[int, dict[str, Any]]:
+    me = current_person(request)
+    data = payload.model_dump()
+    parent = resolve_in_org(Unit, me.organisation, data.pop("parent_id"), "parent_id")
+    unit = services.unit_create(organisation=me.organisation, actor=me, parent=parent, **data)
+    return 201, _unit_out(unit)
+
+
+@router.get("/units/{unit_id}", response={200: UnitOut, **ERRORS})
+def unit_get(request: HttpRequest, unit_id: int) -> dict[str, Any]:
+    return _unit_out(access_unit(current_person(request), unit_id))
+
+
+@router.patch("/units/{unit_id}", response={200: UnitOut, **ERRORS})
+def unit_patch(request: HttpRequest, unit_id: int, payload: UnitPatch) -> dict[str, Any]:
+    me = current_person(request)
+    unit = access_unit(me, unit_id)
+    changes = _changes(payload)
+    if "parent_id" in changes:
+        changes["parent"] = resolve_in_org(Unit, me.organisation, changes.pop("parent_id"), "parent_id")
+    return _unit_out(services.unit_update(unit=unit, actor=me, **changes))
+
+
+@router.delete("/units/{unit_id}", response={200: UnitOut, **ERRORS})
+def unit_archive(request: HttpRequest, unit_id: int) -> dict[str, Any]:
+    me = current_person(request)
+    return _unit_out(services.unit_archive(unit=access_unit(me, unit_id), actor=me))
+
+
+def _memberships(me: Person, rows: Sequence[dict[str, Any]]) -> list[tuple[Unit, str]]:
+    units = resolve_many_in_org(Unit, me.organisation, [r["unit_id"] for r in rows], "memberships")
+    return [(u, r["role"]) for u, r in zip(units, rows, strict=True)]
+
+
+@router.get("/people", response={200: Page[PersonOut], **ERRORS})
+def person_list(
+    request: HttpRequest, filters: Query[PersonFilters], page: Query[PageParams]
+) -> dict[str, Any]:
+    me = current_person(request)
+    qs = Person.objects.filter(organisation=me.organisation).prefetch_related("memberships")
+    if not filters.include_archived:
+        qs = qs.filter(archived_at__isnull=True)
+    if filters.unit_id is not None:
+        qs = qs.filter(memberships__unit_id=filters.unit_id)
+    return paginate(qs.order_by("name", "id"), page, lambda rows: [_person_out(p) for p in rows])
+
+
+@router.post("/people", response={201: PersonOut, **ERRORS})
+def person_create(request: HttpRequest, payload: PersonIn) -> tuple[int, dict[str, Any]]:
+    me = current_person(request)
+    data = payload.model_dump()
+    memberships = _memberships(me, data.pop("memberships"))
+    person = services.person_create(organisation=me.organisation, actor=me, memberships=memberships, **data)
+    return 201, _person_out(person)
+
+
+@router.get("/people/{person_id}", response={200: PersonOut, **ERRORS})
+def person_get(request: HttpRequest, person_id: int) -> dict[str, Any]:
+    return _person_out(access_person(current_person(request), person_id))
+
+
+@router.patch("/people/{person_id}", response={200: PersonOut, **ERRORS})
+def person_patch(request: HttpRequest, person_id: int, payload: PersonPatch) -> dict[str, Any]:
+    me = current_person(request)
+    person = access_person(me, person_id)
+    changes = _changes(payload)
+    memberships = changes.pop("memberships", None)
+    person = services.person_update(
+        person=person, actor=me, memberships=None if memberships is None else _memberships(me, memberships),
+        **changes,
+    )
+    return _person_out(person)
+
+
+@router.delete("/people/{person_id}", response={200: PersonOut, **ERRORS})
+def person_archive(request: HttpRequest, person_id: int) -> dict[str, Any]:
+    me = current_person(request)
+    return _person_out(services.person_archive(person=access_person(me, person_id), actor=me))
