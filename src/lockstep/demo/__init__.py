@@ -1,0 +1,1 @@
+"""The demo organisation: the worked examples of PRODUCT.md section 7."""
