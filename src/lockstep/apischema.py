@@ -54,3 +54,9 @@ def paginate(
     count = rows.count() if hasattr(rows, "count") and not isinstance(rows, list) else len(rows)
     window = rows[page.offset : page.offset + page.limit]
     return {"count": count, "limit": page.limit, "offset": page.offset, "items": render(list(window))}
+
+
+def sent_fields(payload: Schema) -> dict[str, Any]:
+    """The top-level fields the client sent (PATCH leaves the others alone), nested defaults kept."""
+    full = payload.model_dump()
+    return {name: full[name] for name in payload.model_fields_set}

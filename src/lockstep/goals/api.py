@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
-from lockstep.apischema import ERRORS, Page, PageParams, paginate
+from lockstep.apischema import ERRORS, Page, PageParams, paginate, sent_fields
 from lockstep.errors import ValidationFailed
 from lockstep.core.progress import Commitment, KRKind, Status
 from lockstep.goals import selectors, services
@@ -27,9 +27,6 @@ from lockstep.org.models import Person, Unit
 
 router = Router(tags=["goals"])
 
-
-def _changes(payload: Schema) -> dict[str, Any]:
-    return payload.model_dump(exclude_unset=True)
 
 
 # ---- cycles ---------------------------------------------------------------------------
@@ -99,7 +96,7 @@ def cycle_get(request: HttpRequest, cycle_id: int) -> Cycle:
 def cycle_patch(request: HttpRequest, cycle_id: int, payload: CyclePatch) -> Cycle:
     me = current_person(request)
     cycle = access_cycle(me, cycle_id)
-    changes = _changes(payload)
+    changes = sent_fields(payload)
     if "parent_id" in changes:
         changes["parent"] = resolve_in_org(Cycle, me.organisation, changes.pop("parent_id"), "parent_id")
     return services.cycle_update(cycle=cycle, actor=me, **changes)
@@ -257,7 +254,7 @@ def objective_get(request: HttpRequest, objective_id: int) -> dict[str, Any]:
 def objective_patch(request: HttpRequest, objective_id: int, payload: ObjectivePatch) -> dict[str, Any]:
     me = current_person(request)
     objective = access_objective(me, objective_id)
-    data = _objective_refs(me, _changes(payload))
+    data = _objective_refs(me, sent_fields(payload))
     services.objective_update(objective=objective, actor=me, **data)
     return _one_objective(me, objective.pk)
 
@@ -423,7 +420,7 @@ def key_result_get(request: HttpRequest, kr_id: int) -> dict[str, Any]:
 def key_result_patch(request: HttpRequest, kr_id: int, payload: KeyResultPatch) -> dict[str, Any]:
     me = current_person(request)
     kr = access_key_result(me, kr_id)
-    services.key_result_update(key_result=kr, actor=me, **_kr_refs(me, _changes(payload)))
+    services.key_result_update(key_result=kr, actor=me, **_kr_refs(me, sent_fields(payload)))
     return _one_kr(me, kr.pk)
 
 
@@ -575,7 +572,7 @@ def initiative_get(request: HttpRequest, initiative_id: int) -> dict[str, Any]:
 def initiative_patch(request: HttpRequest, initiative_id: int, payload: InitiativePatch) -> dict[str, Any]:
     me = current_person(request)
     initiative = access_initiative(me, initiative_id)
-    data = _initiative_refs(me, _changes(payload))
+    data = _initiative_refs(me, sent_fields(payload))
     return _initiative_out(services.initiative_update(initiative=initiative, actor=me, **data))
 
 
@@ -666,7 +663,7 @@ def kpi_get(request: HttpRequest, kpi_id: int) -> dict[str, Any]:
 def kpi_patch(request: HttpRequest, kpi_id: int, payload: KPIPatch) -> dict[str, Any]:
     me = current_person(request)
     kpi = access_kpi(me, kpi_id)
-    return _kpi_out(services.kpi_update(kpi=kpi, actor=me, **_kpi_refs(me, _changes(payload))))
+    return _kpi_out(services.kpi_update(kpi=kpi, actor=me, **_kpi_refs(me, sent_fields(payload))))
 
 
 @router.delete("/kpis/{kpi_id}", response={200: KPIOut, **ERRORS})

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from lockstep.activity.services import event_record, snapshot
 from lockstep.core.progress import Commitment, KRKind, target_is_valid
-from lockstep.core.rollup import would_create_cycle
+from lockstep.core.rollup import find_cycle
 from lockstep.errors import Conflict, ValidationFailed
 from lockstep.goals.models import (
     KPI,
@@ -208,11 +208,15 @@ def _set_parents(objective: Objective, parents: Sequence[tuple[Objective, float]
     edges = list(others.values_list("child_id", "parent_id"))
     for parent, _ in parents:
         edges.append((objective.pk, parent.pk))
-    cycle = would_create_cycle(edges[:-1], *edges[-1]) if parents else None
+    cycle = find_cycle(edges) if parents else None
     if cycle:
-        keys = dict(Objective.objects.filter(pk__in=cycle).values_list("pk", "key"))
+        # Start the loop at the objective being linked: that is where the reader is looking.
+        nodes = cycle[:-1]
+        at = nodes.index(objective.pk) if objective.pk in nodes else 0
+        loop = [*nodes[at:], *nodes[:at], nodes[at]]
+        keys = dict(Objective.objects.filter(pk__in=loop).values_list("pk", "key"))
         raise ValidationFailed.on(
-            "parents", "the link would create a cycle: " + " -> ".join(keys[k] for k in cycle)
+            "parents", "the link would create a cycle: " + " -> ".join(keys[k] for k in loop)
         )
     ContributionLink.objects.filter(child=objective).delete()
     ContributionLink.objects.bulk_create(

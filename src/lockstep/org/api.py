@@ -9,7 +9,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
-from lockstep.apischema import ERRORS, Page, PageParams, paginate
+from lockstep.apischema import ERRORS, Page, PageParams, paginate, sent_fields
 from lockstep.org import services
 from lockstep.org.access import (
     access_person,
@@ -124,10 +124,6 @@ def _person_out(p: Person) -> dict[str, Any]:
     }
 
 
-def _changes(payload: Schema) -> dict[str, Any]:
-    """Only the fields the client sent: PATCH leaves the others alone."""
-    return payload.model_dump(exclude_unset=True)
-
 
 @router.get("/organisation", response={200: OrganisationOut, **ERRORS})
 def organisation_get(request: HttpRequest) -> Organisation:
@@ -137,7 +133,7 @@ def organisation_get(request: HttpRequest) -> Organisation:
 @router.patch("/organisation", response={200: OrganisationOut, **ERRORS})
 def organisation_patch(request: HttpRequest, payload: OrganisationPatch) -> Organisation:
     me = current_person(request)
-    return services.organisation_update(organisation=me.organisation, actor=me, **_changes(payload))
+    return services.organisation_update(organisation=me.organisation, actor=me, **sent_fields(payload))
 
 
 @router.get("/units", response={200: Page[UnitOut], **ERRORS})
@@ -173,7 +169,7 @@ def unit_get(request: HttpRequest, unit_id: int) -> dict[str, Any]:
 def unit_patch(request: HttpRequest, unit_id: int, payload: UnitPatch) -> dict[str, Any]:
     me = current_person(request)
     unit = access_unit(me, unit_id)
-    changes = _changes(payload)
+    changes = sent_fields(payload)
     if "parent_id" in changes:
         changes["parent"] = resolve_in_org(Unit, me.organisation, changes.pop("parent_id"), "parent_id")
     return _unit_out(services.unit_update(unit=unit, actor=me, **changes))
@@ -221,7 +217,7 @@ def person_get(request: HttpRequest, person_id: int) -> dict[str, Any]:
 def person_patch(request: HttpRequest, person_id: int, payload: PersonPatch) -> dict[str, Any]:
     me = current_person(request)
     person = access_person(me, person_id)
-    changes = _changes(payload)
+    changes = sent_fields(payload)
     memberships = changes.pop("memberships", None)
     person = services.person_update(
         person=person, actor=me, memberships=None if memberships is None else _memberships(me, memberships),
