@@ -337,11 +337,14 @@ def _checkins(kr: KeyResult, spec: KRSpec, actor: Person, now: dt.datetime, tz: 
 
 
 @transaction.atomic
-def load_demo(*, today: dt.date | None = None, seed: int = 7) -> Organisation:
-    """Create the Northwind demo organisation with people, goals and check-in histories."""
+def load_demo(*, now: dt.datetime | None = None, seed: int = 7) -> Organisation:
+    """Create the Northwind demo organisation with people, goals and check-in histories.
+
+    `now` (default: the clock) is the moment the demo is built for; tests pass past moments.
+    """
     rng = random.Random(seed)
-    now = timezone.now()
-    today = today or timezone.localdate(now)
+    now = now or timezone.now()
+    today = now.astimezone(dt.UTC).date()
     organisation = org.organisation_create(slug=DEMO_SLUG, name="Northwind Group", timezone_name="UTC")
     tz = org_tz(organisation)
 
