@@ -21,11 +21,18 @@ def org(db) -> Organisation:
 
 @pytest.fixture
 def units(org) -> dict[str, Unit]:
-    company = org_services.unit_create(organisation=org, actor=None, name="Acme", key="acme", kind="company")
+    company = org_services.unit_create(
+        organisation=org, actor=None, name="Acme", key="acme", kind="company"
+    )
     out = {"acme": company}
     for key in ("product", "marketing", "support"):
         out[key] = org_services.unit_create(
-            organisation=org, actor=None, name=key.title(), key=key, kind="department", parent=company
+            organisation=org,
+            actor=None,
+            name=key.title(),
+            key=key,
+            kind="department",
+            parent=company,
         )
     return out
 
@@ -34,8 +41,12 @@ def units(org) -> dict[str, Unit]:
 def person(org, units) -> Person:
     user = get_user_model().objects.create_user("ada", "ada@example.com", "correct-horse-9")
     p = org_services.person_create(
-        organisation=org, actor=None, name="Ada Lovelace", email="ada@example.com",
-        is_org_admin=True, memberships=[(units["product"], "leader")],
+        organisation=org,
+        actor=None,
+        name="Ada Lovelace",
+        email="ada@example.com",
+        is_org_admin=True,
+        memberships=[(units["product"], "leader")],
     )
     p.user = user
     p.save()
@@ -55,6 +66,11 @@ def cycle(org) -> Cycle:
     """A two-week cycle that started eight days ago, so the pace line is past half."""
     today = dt.date.today()
     return goals.cycle_create(
-        organisation=org, actor=None, name="Sprint", key="sprint", kind="two_weeks",
-        start=today - dt.timedelta(days=8), end=today + dt.timedelta(days=5),
+        organisation=org,
+        actor=None,
+        name="Sprint",
+        key="sprint",
+        kind="two_weeks",
+        start=today - dt.timedelta(days=8),
+        end=today + dt.timedelta(days=5),
     )

@@ -13,7 +13,6 @@ from ninja.security import django_auth
 
 from lockstep.errors import LockstepError
 
-
 api = NinjaAPI(
     title="Lockstep API",
     version="1",
@@ -24,10 +23,16 @@ api = NinjaAPI(
 
 
 def envelope(
-    request: HttpRequest, status: int, code: str, message: str, fields: list[dict[str, str]] | None = None
+    request: HttpRequest,
+    status: int,
+    code: str,
+    message: str,
+    fields: list[dict[str, str]] | None = None,
 ) -> HttpResponse:
     return api.create_response(
-        request, {"error": {"code": code, "message": message, "fields": fields or []}}, status=status
+        request,
+        {"error": {"code": code, "message": message, "fields": fields or []}},
+        status=status,
     )
 
 
@@ -43,7 +48,10 @@ def _field_path(loc: list[Any]) -> str:
 
 @api.exception_handler(NinjaValidationError)
 def _on_validation(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
-    fields = [{"field": _field_path(e.get("loc", [])), "message": e.get("msg", "invalid")} for e in exc.errors]
+    fields = [
+        {"field": _field_path(e.get("loc", [])), "message": e.get("msg", "invalid")}
+        for e in exc.errors
+    ]
     message = "; ".join(f"{f['field']}: {f['message']}" for f in fields) or "invalid request"
     return envelope(request, 422, "validation_error", message, fields)
 

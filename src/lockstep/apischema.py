@@ -29,7 +29,12 @@ class ErrorOut(Schema):
 
 
 ERRORS: dict[int, type[Schema]] = {
-    400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut,
+    400: ErrorOut,
+    401: ErrorOut,
+    403: ErrorOut,
+    404: ErrorOut,
+    409: ErrorOut,
+    422: ErrorOut,
 }
 
 
@@ -53,7 +58,12 @@ def paginate(
     """Slice rows (a queryset or list) and render only the slice, in bulk."""
     count = rows.count() if hasattr(rows, "count") and not isinstance(rows, list) else len(rows)
     window = rows[page.offset : page.offset + page.limit]
-    return {"count": count, "limit": page.limit, "offset": page.offset, "items": render(list(window))}
+    return {
+        "count": count,
+        "limit": page.limit,
+        "offset": page.offset,
+        "items": render(list(window)),
+    }
 
 
 def sent_fields(payload: Schema) -> dict[str, Any]:

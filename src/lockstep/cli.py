@@ -39,7 +39,13 @@ def _organisation(slug: str | None) -> Any:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from lockstep.demo.loader import DEMO_PASSWORD, DEMO_USERNAME, demo_exists, load_demo, remove_demo
+    from lockstep.demo.loader import (
+        DEMO_PASSWORD,
+        DEMO_USERNAME,
+        demo_exists,
+        load_demo,
+        remove_demo,
+    )
 
     _migrate()
     if demo_exists():
@@ -47,11 +53,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
             print(f"Demo organisation already loaded. Sign in as {DEMO_USERNAME} / {DEMO_PASSWORD}")
             return 0
         if not args.reset:
-            print("lockstep: the demo organisation exists; use --reset to load it again", file=sys.stderr)
+            print(
+                "lockstep: the demo organisation exists; use --reset to load it again",
+                file=sys.stderr,
+            )
             return 1
         remove_demo()
     org = load_demo()
-    print(f"Loaded the demo organisation {org.name!r}. Sign in as {DEMO_USERNAME} / {DEMO_PASSWORD}")
+    print(
+        f"Loaded the demo organisation {org.name!r}. Sign in as {DEMO_USERNAME} / {DEMO_PASSWORD}"
+    )
     return 0
 
 
@@ -66,8 +77,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if demo_exists():
         print(f"Demo login: {DEMO_USERNAME} / {DEMO_PASSWORD}", flush=True)
     uvicorn.run(
-        "lockstep.asgi:application", host=args.host, port=args.port, workers=args.workers,
-        log_level="warning", lifespan="off",
+        "lockstep.asgi:application",
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="warning",
+        lifespan="off",
     )
     return 0
 
@@ -102,9 +117,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         ).distinct()
     objectives = list(objectives.order_by("cycle__start", "key"))
     numbers = selectors.objective_numbers([o.pk for o in objectives], organisation=org)
-    krs = selectors.key_results_query(org).filter(
-        objective__in=objectives, archived_at__isnull=True
-    ).order_by("key")
+    krs = (
+        selectors.key_results_query(org)
+        .filter(objective__in=objectives, archived_at__isnull=True)
+        .order_by("key")
+    )
     by_objective: dict[int, list[Any]] = {}
     for kr in krs:
         by_objective.setdefault(kr.objective_id, []).append(kr)
@@ -112,11 +129,26 @@ def cmd_status(args: argparse.Namespace) -> int:
     for o in objectives:
         n = numbers[o.pk]
         owner = o.owner_unit.key if o.owner_unit else ",".join(u.key for u in o.contributors.all())
-        rows.append([f"{o.title} [{o.cycle.key}]", owner, f"{n.progress:.0%}", f"{n.expected:.0%}", n.status])
+        rows.append(
+            [
+                f"{o.title} [{o.cycle.key}]",
+                owner,
+                f"{n.progress:.0%}",
+                f"{n.expected:.0%}",
+                n.status,
+            ]
+        )
         for kr in by_objective.get(o.pk, []):
             k = selectors.kr_numbers(kr, organisation=org)
-            rows.append([f"  - {kr.title}", kr.owner_unit.key if kr.owner_unit else "(none)",
-                         f"{k.progress:.0%}", f"{k.expected:.0%}", k.status])
+            rows.append(
+                [
+                    f"  - {kr.title}",
+                    kr.owner_unit.key if kr.owner_unit else "(none)",
+                    f"{k.progress:.0%}",
+                    f"{k.expected:.0%}",
+                    k.status,
+                ]
+            )
     if len(rows) == 1:
         print("No objectives match.")
         return 0
@@ -132,8 +164,8 @@ def _read(path: str) -> str:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from lockstep.plans import PlanError, plan_apply, plan_diff, plan_from_db, plan_load
     from lockstep.org.models import Organisation
+    from lockstep.plans import PlanError, plan_apply, plan_diff, plan_from_db, plan_load
 
     try:
         plan = plan_load(_read(args.file), source=args.file)
@@ -212,7 +244,9 @@ def parser() -> argparse.ArgumentParser:
     pl = sub.add_parser("plan", help="OKRs as code: validate, diff or apply a YAML plan")
     pl.add_argument("action", choices=["validate", "diff", "apply"])
     pl.add_argument("file", help="the plan file, or - for standard input")
-    pl.add_argument("--prune", action="store_true", help="apply: archive what the plan no longer lists")
+    pl.add_argument(
+        "--prune", action="store_true", help="apply: archive what the plan no longer lists"
+    )
     pl.set_defaults(func=cmd_plan)
 
     ex = sub.add_parser("export", help="export objectives and key results")
@@ -226,7 +260,9 @@ def parser() -> argparse.ArgumentParser:
     im.add_argument("--org", help="organisation slug (default: the only one)")
     im.set_defaults(func=cmd_import)
 
-    m = sub.add_parser("manage", help="run a Django management command (migrate, createsuperuser, ...)")
+    m = sub.add_parser(
+        "manage", help="run a Django management command (migrate, createsuperuser, ...)"
+    )
     m.add_argument("rest", nargs=argparse.REMAINDER)
     m.set_defaults(func=cmd_manage)
     return p

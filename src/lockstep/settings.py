@@ -19,7 +19,9 @@ DEBUG = _flag("LOCKSTEP_DEBUG", False)
 SECRET_KEY = os.environ.get(
     "LOCKSTEP_SECRET_KEY", "insecure-dev-key-set-LOCKSTEP_SECRET_KEY-in-production"
 )
-ALLOWED_HOSTS = os.environ.get("LOCKSTEP_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
+ALLOWED_HOSTS = os.environ.get("LOCKSTEP_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(
+    ","
+)
 CSRF_TRUSTED_ORIGINS = [
     o for o in os.environ.get("LOCKSTEP_CSRF_TRUSTED_ORIGINS", "").split(",") if o
 ]

@@ -48,7 +48,11 @@ def unchanged():
     from django.apps import apps
 
     def counts() -> dict[str, int]:
-        return {m._meta.label: m.objects.count() for m in apps.get_models() if m._meta.app_label in {"org", "goals", "activity"}}
+        return {
+            m._meta.label: m.objects.count()
+            for m in apps.get_models()
+            if m._meta.app_label in {"org", "goals", "activity"}
+        }
 
     class Guard:
         def __enter__(self):

@@ -12,20 +12,34 @@ from tests.api.conftest import field_error
 
 @pytest.fixture
 def objective(api, units, cycle):
-    status, body = api.post("/objectives", {
-        "title": "Launch Feature X", "key": "launch-x", "cycle_id": cycle.pk, "level": "shared",
-        "contributor_ids": [units["product"].pk, units["marketing"].pk],
-    })
+    status, body = api.post(
+        "/objectives",
+        {
+            "title": "Launch Feature X",
+            "key": "launch-x",
+            "cycle_id": cycle.pk,
+            "level": "shared",
+            "contributor_ids": [units["product"].pk, units["marketing"].pk],
+        },
+    )
     assert status == 201, body
     return body
 
 
 @pytest.fixture
 def kr(api, objective, units):
-    status, body = api.post("/key-results", {
-        "objective_id": objective["id"], "title": "5,000 visits", "kind": "increase", "start": 0,
-        "target": 5000, "measure": "visits", "owner_unit_id": units["marketing"].pk,
-    })
+    status, body = api.post(
+        "/key-results",
+        {
+            "objective_id": objective["id"],
+            "title": "5,000 visits",
+            "kind": "increase",
+            "start": 0,
+            "target": 5000,
+            "measure": "visits",
+            "owner_unit_id": units["marketing"].pk,
+        },
+    )
     assert status == 201, body
     return body
 
@@ -33,32 +47,94 @@ def kr(api, objective, units):
 def _resources(units, cycle, objective, kr, person):
     """(path, create body, patch body, field the patch changes)."""
     return {
-        "units": ("/units", {"name": "Lab", "kind": "department", "parent_id": units["acme"].pk,
-                             "weekly_capacity": 40, "capacity_unit": "jobs"},
-                  {"weekly_capacity": 50}, "weekly_capacity"),
-        "people": ("/people", {"name": "Grace", "email": "Grace@Example.com",
-                               "memberships": [{"unit_id": units["support"].pk, "role": "leader"}]},
-                   {"name": "Grace Hopper"}, "name"),
-        "cycles": ("/cycles", {"name": "Week 2", "kind": "week", "start": str(cycle.start),
-                               "end": str(cycle.start + dt.timedelta(days=6)), "parent_id": cycle.pk},
-                   {"name": "Week two"}, "name"),
-        "objectives": ("/objectives", {"title": "Support ready", "cycle_id": cycle.pk, "level": "unit",
-                                       "owner_unit_id": units["support"].pk,
-                                       "parents": [{"objective_id": objective["id"], "weight": 2}]},
-                       {"title": "Support fully ready"}, "title"),
-        "key-results": ("/key-results", {"objective_id": objective["id"], "title": "CSAT", "kind": "at_least",
-                                         "target": 95, "measure": "%", "owner_unit_id": units["support"].pk},
-                        {"target": 96}, "target"),
-        "initiatives": ("/initiatives", {"title": "Landing page", "owner_unit_id": units["marketing"].pk,
-                                         "key_result_ids": [kr["id"]], "assignee_id": person.pk},
-                        {"state": "in_progress"}, "state"),
-        "kpis": ("/kpis", {"name": "Customer acquisition cost", "measure": "EUR", "healthy_min": 0,
-                           "healthy_max": 120, "owner_unit_ids": [units["marketing"].pk]},
-                 {"healthy_max": 110}, "healthy_max"),
+        "units": (
+            "/units",
+            {
+                "name": "Lab",
+                "kind": "department",
+                "parent_id": units["acme"].pk,
+                "weekly_capacity": 40,
+                "capacity_unit": "jobs",
+            },
+            {"weekly_capacity": 50},
+            "weekly_capacity",
+        ),
+        "people": (
+            "/people",
+            {
+                "name": "Grace",
+                "email": "Grace@Example.com",
+                "memberships": [{"unit_id": units["support"].pk, "role": "leader"}],
+            },
+            {"name": "Grace Hopper"},
+            "name",
+        ),
+        "cycles": (
+            "/cycles",
+            {
+                "name": "Week 2",
+                "kind": "week",
+                "start": str(cycle.start),
+                "end": str(cycle.start + dt.timedelta(days=6)),
+                "parent_id": cycle.pk,
+            },
+            {"name": "Week two"},
+            "name",
+        ),
+        "objectives": (
+            "/objectives",
+            {
+                "title": "Support ready",
+                "cycle_id": cycle.pk,
+                "level": "unit",
+                "owner_unit_id": units["support"].pk,
+                "parents": [{"objective_id": objective["id"], "weight": 2}],
+            },
+            {"title": "Support fully ready"},
+            "title",
+        ),
+        "key-results": (
+            "/key-results",
+            {
+                "objective_id": objective["id"],
+                "title": "CSAT",
+                "kind": "at_least",
+                "target": 95,
+                "measure": "%",
+                "owner_unit_id": units["support"].pk,
+            },
+            {"target": 96},
+            "target",
+        ),
+        "initiatives": (
+            "/initiatives",
+            {
+                "title": "Landing page",
+                "owner_unit_id": units["marketing"].pk,
+                "key_result_ids": [kr["id"]],
+                "assignee_id": person.pk,
+            },
+            {"state": "in_progress"},
+            "state",
+        ),
+        "kpis": (
+            "/kpis",
+            {
+                "name": "Customer acquisition cost",
+                "measure": "EUR",
+                "healthy_min": 0,
+                "healthy_max": 120,
+                "owner_unit_ids": [units["marketing"].pk],
+            },
+            {"healthy_max": 110},
+            "healthy_max",
+        ),
     }
 
 
-@pytest.mark.parametrize("name", ["units", "people", "cycles", "objectives", "key-results", "initiatives", "kpis"])
+@pytest.mark.parametrize(
+    "name", ["units", "people", "cycles", "objectives", "key-results", "initiatives", "kpis"]
+)
 def test_resource_lifecycle(api, units, cycle, objective, kr, person, name):
     path, create, patch, field = _resources(units, cycle, objective, kr, person)[name]
     events = ActivityEvent.objects.count()
@@ -114,8 +190,15 @@ def test_pagination_counts_and_slices(api, units):
 
 
 def test_objective_filters(api, units, cycle, objective, kr):
-    status, other = api.post("/objectives", {"title": "Ops", "cycle_id": cycle.pk, "level": "unit",
-                                             "owner_unit_id": units["support"].pk})
+    status, other = api.post(
+        "/objectives",
+        {
+            "title": "Ops",
+            "cycle_id": cycle.pk,
+            "level": "unit",
+            "owner_unit_id": units["support"].pk,
+        },
+    )
     assert status == 201
     by_unit = api.get("/objectives", unit_id=units["marketing"].pk)[1]
     assert [o["id"] for o in by_unit["items"]] == [objective["id"]]
@@ -144,7 +227,9 @@ def test_key_result_defaults_due_to_cycle_end(kr, cycle):
 
 
 def test_checkin_moves_progress_and_is_listed(api, kr, objective):
-    status, body = api.post(f"/key-results/{kr['id']}/checkins", {"value": 4000, "confidence": 8, "note": "Good"})
+    status, body = api.post(
+        f"/key-results/{kr['id']}/checkins", {"value": 4000, "confidence": 8, "note": "Good"}
+    )
     assert status == 201, body
     assert body["checkin"]["value"] == 4000
     assert body["key_result"]["progress"] == pytest.approx(0.8)
@@ -155,25 +240,49 @@ def test_checkin_moves_progress_and_is_listed(api, kr, objective):
 
 
 def test_milestone_checkin_by_steps(api, objective, units):
-    status, ms = api.post("/key-results", {
-        "objective_id": objective["id"], "title": "Feature built", "kind": "milestone",
-        "steps": ["Code", "QA", "Release"], "owner_unit_id": units["product"].pk,
-    })
+    status, ms = api.post(
+        "/key-results",
+        {
+            "objective_id": objective["id"],
+            "title": "Feature built",
+            "kind": "milestone",
+            "steps": ["Code", "QA", "Release"],
+            "owner_unit_id": units["product"].pk,
+        },
+    )
     assert status == 201, ms
     assert ms["start"] == 0 and ms["target"] == 3
-    status, body = api.post(f"/key-results/{ms['id']}/checkins", {"steps_done": [0, 2], "confidence": 7})
+    status, body = api.post(
+        f"/key-results/{ms['id']}/checkins", {"steps_done": [0, 2], "confidence": 7}
+    )
     assert status == 201, body
     assert body["key_result"]["progress"] == pytest.approx(2 / 3)
-    status, body = api.post(f"/key-results/{ms['id']}/checkins", {"steps_done": [0, 1, 2], "confidence": 9})
+    status, body = api.post(
+        f"/key-results/{ms['id']}/checkins", {"steps_done": [0, 1, 2], "confidence": 9}
+    )
     assert body["key_result"]["status"] == "done"
 
 
 def test_kpi_point_updates_following_kr(api, objective, units):
-    status, kpi = api.post("/kpis", {"name": "Answer rate", "measure": "%", "owner_unit_ids":
-                                     [units["support"].pk, units["product"].pk]})
-    status, kr = api.post("/key-results", {"objective_id": objective["id"], "title": "Answer 95%",
-                                           "kind": "at_least", "target": 95, "kpi_id": kpi["id"],
-                                           "owner_unit_id": units["support"].pk})
+    status, kpi = api.post(
+        "/kpis",
+        {
+            "name": "Answer rate",
+            "measure": "%",
+            "owner_unit_ids": [units["support"].pk, units["product"].pk],
+        },
+    )
+    status, kr = api.post(
+        "/key-results",
+        {
+            "objective_id": objective["id"],
+            "title": "Answer 95%",
+            "kind": "at_least",
+            "target": 95,
+            "kpi_id": kpi["id"],
+            "owner_unit_id": units["support"].pk,
+        },
+    )
     assert status == 201
     status, point = api.post(f"/kpis/{kpi['id']}/points", {"value": 76})
     assert status == 201, point
@@ -184,15 +293,31 @@ def test_kpi_point_updates_following_kr(api, objective, units):
 
 
 def test_objective_rollup_through_links(api, units, cycle, objective, kr):
-    status, child = api.post("/objectives", {"title": "Support ready", "cycle_id": cycle.pk, "level": "unit",
-                                             "owner_unit_id": units["support"].pk,
-                                             "parents": [{"objective_id": objective["id"], "weight": 3}]})
-    status, ckr = api.post("/key-results", {"objective_id": child["id"], "title": "Macros", "kind": "milestone",
-                                            "owner_unit_id": units["support"].pk})
+    _, child = api.post(
+        "/objectives",
+        {
+            "title": "Support ready",
+            "cycle_id": cycle.pk,
+            "level": "unit",
+            "owner_unit_id": units["support"].pk,
+            "parents": [{"objective_id": objective["id"], "weight": 3}],
+        },
+    )
+    _status, ckr = api.post(
+        "/key-results",
+        {
+            "objective_id": child["id"],
+            "title": "Macros",
+            "kind": "milestone",
+            "owner_unit_id": units["support"].pk,
+        },
+    )
     api.post(f"/key-results/{ckr['id']}/checkins", {"value": 1, "confidence": 9})
     api.post(f"/key-results/{kr['id']}/checkins", {"value": 1000, "confidence": 6})
     parent = api.get(f"/objectives/{objective['id']}")[1]
     # own KR 0.2 (weight 1) + child 1.0 (link weight 3) -> (0.2 + 3) / 4
     assert parent["progress"] == pytest.approx(0.8)
-    assert parent["unit_shares"] == [{"unit_id": units["marketing"].pk, "share": pytest.approx(0.2)}]
+    assert parent["unit_shares"] == [
+        {"unit_id": units["marketing"].pk, "share": pytest.approx(0.2)}
+    ]
     assert child["parents"] == [{"objective_id": objective["id"], "weight": 3.0}]

@@ -39,7 +39,13 @@ def test_demo_statuses_hold_on_any_day_and_hour(db, weekday, hour):
 
     now = dt.datetime(2026, 3, 2, hour, 30, tzinfo=dt.UTC) + dt.timedelta(days=weekday)
     org = load_demo(now=now)
-    assert set(_statuses(org, at=now)) == {"done", "on_track", "at_risk", "off_track", "not_started"}
+    assert set(_statuses(org, at=now)) == {
+        "done",
+        "on_track",
+        "at_risk",
+        "off_track",
+        "not_started",
+    }
 
 
 def test_demo_holds_the_worked_examples(demo):
@@ -58,7 +64,10 @@ def test_demo_holds_the_worked_examples(demo):
     assert CheckIn.objects.filter(organisation=demo).count() > 60
     # Several weeks of history, not one check-in each.
     assert KeyResult.objects.filter(organisation=demo, checkin_count__gte=3).count() >= 10
-    assert KeyResult.objects.filter(organisation=demo, kpi__isnull=False, checkin_count__gte=3).count() == 3
+    assert (
+        KeyResult.objects.filter(organisation=demo, kpi__isnull=False, checkin_count__gte=3).count()
+        == 3
+    )
 
 
 def test_demo_login_works(demo):
@@ -79,7 +88,9 @@ def test_status_prints_a_table(demo, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0].split() == ["ITEM", "OWNER", "PROGRESS", "PACE", "STATUS"]
     assert any("Launch Feature X" in line for line in out)
-    assert any("Feature X fully developed" in line and line.rstrip().endswith("done") for line in out)
+    assert any(
+        "Feature X fully developed" in line and line.rstrip().endswith("done") for line in out
+    )
     assert not any("SmartHome" in line for line in out)
 
 

@@ -121,11 +121,20 @@ def _cycles(today: dt.date) -> list[tuple[str, str, str, dt.date, dt.date, str |
         return start, start + dt.timedelta(weeks=weeks, days=-1)
 
     out: list[tuple[str, str, str, dt.date, dt.date, str | None]] = [
-        ("quarter", f"Quarter {q_start:%d %b} – {q_end:%d %b %Y}", "quarter", q_start, q_end, None)
+        ("quarter", f"Quarter {q_start:%d %b} to {q_end:%d %b %Y}", "quarter", q_start, q_end, None)
     ]
     for i in range(13):
         s = q_start + dt.timedelta(weeks=i)
-        out.append((f"week-{i + 1:02d}", f"Week {i + 1} ({s:%d %b})", "week", s, s + dt.timedelta(days=6), "quarter"))
+        out.append(
+            (
+                f"week-{i + 1:02d}",
+                f"Week {i + 1} ({s:%d %b})",
+                "week",
+                s,
+                s + dt.timedelta(days=6),
+                "quarter",
+            )
+        )
     out += [
         ("feature-x-sprint", "Feature X launch sprint", "two_weeks", *span(1, 2), "quarter"),
         ("shopping-month", "Online shopping month", "month", *span(3, 4), "quarter"),
@@ -136,117 +145,345 @@ def _cycles(today: dt.date) -> list[tuple[str, str, str, dt.date, dt.date, str |
 
 
 OBJECTIVES = [
-    ObjectiveSpec("grow-new-products", "Grow revenue from new products by 15%", "quarter", "company", [],
-                  owner="northwind"),
-    ObjectiveSpec("reliable-delivery", "Deliver every order reliably and on time", "quarter", "company", [],
-                  owner="northwind"),
-    ObjectiveSpec("delight-customers", "Delight customers at every touchpoint", "quarter", "company", [],
-                  owner="northwind"),
-    ObjectiveSpec("carbon-neutral-logistics", "Make logistics carbon neutral", "quarter", "company", [],
-                  owner="northwind", description="Set by the board; no department has picked it up yet."),
     ObjectiveSpec(
-        "feature-x-launch", "Launch Feature X with high engagement in its first two weeks",
-        "feature-x-sprint", "shared", contributors=["product", "marketing", "customer-support"],
+        "grow-new-products",
+        "Grow revenue from new products by 15%",
+        "quarter",
+        "company",
+        [],
+        owner="northwind",
+    ),
+    ObjectiveSpec(
+        "reliable-delivery",
+        "Deliver every order reliably and on time",
+        "quarter",
+        "company",
+        [],
+        owner="northwind",
+    ),
+    ObjectiveSpec(
+        "delight-customers",
+        "Delight customers at every touchpoint",
+        "quarter",
+        "company",
+        [],
+        owner="northwind",
+    ),
+    ObjectiveSpec(
+        "carbon-neutral-logistics",
+        "Make logistics carbon neutral",
+        "quarter",
+        "company",
+        [],
+        owner="northwind",
+        description="Set by the board; no department has picked it up yet.",
+    ),
+    ObjectiveSpec(
+        "feature-x-launch",
+        "Launch Feature X with high engagement in its first two weeks",
+        "feature-x-sprint",
+        "shared",
+        contributors=["product", "marketing", "customer-support"],
         parents=[("grow-new-products", 1.0)],
         krs=[
-            KRSpec("fx-built", "Feature X fully developed and tested by end of week 1", "milestone", "product",
-                   steps=["Code complete", "QA passed", "Released to production"], due_day=6, ends="done",
-                   note="Released on schedule."),
-            KRSpec("fx-visits", "5,000 product-page visits in two weeks", "increase", "marketing", 0, 5000,
-                   "visits", co_owners=["ecommerce"], ends="at_risk",
-                   note="Newsletter slot moved to next week.", blockers="Landing page copy still in review"),
-            KRSpec("fx-csat", "95% satisfaction on Feature X queries", "at_least", "customer-support", 0, 95, "%",
-                   series=(88.0, 93.0), note="Macros for the top five questions are live."),
+            KRSpec(
+                "fx-built",
+                "Feature X fully developed and tested by end of week 1",
+                "milestone",
+                "product",
+                steps=["Code complete", "QA passed", "Released to production"],
+                due_day=6,
+                ends="done",
+                note="Released on schedule.",
+            ),
+            KRSpec(
+                "fx-visits",
+                "5,000 product-page visits in two weeks",
+                "increase",
+                "marketing",
+                0,
+                5000,
+                "visits",
+                co_owners=["ecommerce"],
+                ends="at_risk",
+                note="Newsletter slot moved to next week.",
+                blockers="Landing page copy still in review",
+            ),
+            KRSpec(
+                "fx-csat",
+                "95% satisfaction on Feature X queries",
+                "at_least",
+                "customer-support",
+                0,
+                95,
+                "%",
+                series=(88.0, 93.0),
+                note="Macros for the top five questions are live.",
+            ),
         ],
     ),
     ObjectiveSpec(
-        "cut-cart-abandonment", "Cut cart abandonment by 20% within a month", "shopping-month", "shared",
+        "cut-cart-abandonment",
+        "Cut cart abandonment by 20% within a month",
+        "shopping-month",
+        "shared",
         contributors=["ecommerce", "marketing", "customer-experience"],
         parents=[("delight-customers", 1.0), ("grow-new-products", 0.5)],
         krs=[
-            KRSpec("page-load", "Checkout page loads in under 2 seconds", "decrease", "ecommerce", 4.2, 2.0, "s",
-                   ends="off_track", note="CDN migration slipped.", blockers="Waiting for the new hosting contract"),
-            KRSpec("returning-visitors", "15% more returning visitors from remarketing", "increase", "marketing",
-                   0, 15, "%", ends="on_track"),
-            KRSpec("checkout-assistant", "Checkout assistant live with 24/7 support", "milestone",
-                   "customer-experience", steps=["Vendor chosen", "Assistant configured", "24/7 rota staffed",
-                                                 "Live on checkout"], ends=2,
-                   co_owners=["customer-support"], note="Rota needs two more night-shift agents.",
-                   blockers="Night-shift hiring", blocking_unit="customer-support"),
+            KRSpec(
+                "page-load",
+                "Checkout page loads in under 2 seconds",
+                "decrease",
+                "ecommerce",
+                4.2,
+                2.0,
+                "s",
+                ends="off_track",
+                note="CDN migration slipped.",
+                blockers="Waiting for the new hosting contract",
+            ),
+            KRSpec(
+                "returning-visitors",
+                "15% more returning visitors from remarketing",
+                "increase",
+                "marketing",
+                0,
+                15,
+                "%",
+                ends="on_track",
+            ),
+            KRSpec(
+                "checkout-assistant",
+                "Checkout assistant live with 24/7 support",
+                "milestone",
+                "customer-experience",
+                steps=[
+                    "Vendor chosen",
+                    "Assistant configured",
+                    "24/7 rota staffed",
+                    "Live on checkout",
+                ],
+                ends=2,
+                co_owners=["customer-support"],
+                note="Rota needs two more night-shift agents.",
+                blockers="Night-shift hiring",
+                blocking_unit="customer-support",
+            ),
         ],
     ),
     ObjectiveSpec(
-        "production-line-a", "Establish Production Line A at 80% efficiency", "line-a-six-weeks", "shared",
-        contributors=["engineering", "operations", "quality"], parents=[("reliable-delivery", 2.0)],
+        "production-line-a",
+        "Establish Production Line A at 80% efficiency",
+        "line-a-six-weeks",
+        "shared",
+        contributors=["engineering", "operations", "quality"],
+        parents=[("reliable-delivery", 2.0)],
         krs=[
-            KRSpec("line-a-equipment", "Equipment installed and tested by week 3", "milestone", "engineering",
-                   steps=["Equipment delivered", "Installed", "Tested"], due_day=20, ends=2,
-                   note="Supplier delivered the press two weeks late; testing starts Monday.",
-                   blockers="Late press delivery"),
-            KRSpec("line-a-sops", "SOPs written and all operators trained by week 4", "milestone", "operations",
-                   steps=["SOPs drafted", "SOPs approved", "Operators trained"], due_day=27, ends=1,
-                   note="Training cannot start before the line is tested.",
-                   blockers="Equipment not tested yet", blocking_unit="engineering"),
-            KRSpec("line-a-defects", "Defects in trial runs down 10%", "decrease", "quality", 5.0, 4.5,
-                   "% defective", ends="at_risk"),
+            KRSpec(
+                "line-a-equipment",
+                "Equipment installed and tested by week 3",
+                "milestone",
+                "engineering",
+                steps=["Equipment delivered", "Installed", "Tested"],
+                due_day=20,
+                ends=2,
+                note="Supplier delivered the press two weeks late; testing starts Monday.",
+                blockers="Late press delivery",
+            ),
+            KRSpec(
+                "line-a-sops",
+                "SOPs written and all operators trained by week 4",
+                "milestone",
+                "operations",
+                steps=["SOPs drafted", "SOPs approved", "Operators trained"],
+                due_day=27,
+                ends=1,
+                note="Training cannot start before the line is tested.",
+                blockers="Equipment not tested yet",
+                blocking_unit="engineering",
+            ),
+            KRSpec(
+                "line-a-defects",
+                "Defects in trial runs down 10%",
+                "decrease",
+                "quality",
+                5.0,
+                4.5,
+                "% defective",
+                ends="at_risk",
+            ),
         ],
     ),
     ObjectiveSpec(
-        "smarthome-pro-launch", "Launch SmartHome Pro and sell 10,000 units in the first month",
-        "smarthome-month", "shared", contributors=["product", "marketing", "sales", "customer-support"],
+        "smarthome-pro-launch",
+        "Launch SmartHome Pro and sell 10,000 units in the first month",
+        "smarthome-month",
+        "shared",
+        contributors=["product", "marketing", "sales", "customer-support"],
         parents=[("grow-new-products", 2.0)],
         krs=[
-            KRSpec("shp-units-built", "15,000 units tested and manufactured by end of week 1", "increase",
-                   "product", 0, 15000, "units", due_day=6, co_owners=["production"], ends="done"),
-            KRSpec("shp-campaign-reach", "Campaign reaches 1,000,000 people in three weeks", "increase",
-                   "marketing", 0, 1_000_000, "people", due_day=20, ends="on_track"),
-            KRSpec("shp-preorders", "5,000 pre-orders before launch", "increase", "sales", 0, 5000, "orders",
-                   ends="at_risk", note="Two retail partners delayed their listings."),
-            KRSpec("shp-fast-answers", "95% of inquiries handled in under two minutes", "at_least",
-                   "customer-support", 0, 95, "%", kpi="answer-under-2-min", co_owners=["field-service"],
-                   ends="on_track"),
+            KRSpec(
+                "shp-units-built",
+                "15,000 units tested and manufactured by end of week 1",
+                "increase",
+                "product",
+                0,
+                15000,
+                "units",
+                due_day=6,
+                co_owners=["production"],
+                ends="done",
+            ),
+            KRSpec(
+                "shp-campaign-reach",
+                "Campaign reaches 1,000,000 people in three weeks",
+                "increase",
+                "marketing",
+                0,
+                1_000_000,
+                "people",
+                due_day=20,
+                ends="on_track",
+            ),
+            KRSpec(
+                "shp-preorders",
+                "5,000 pre-orders before launch",
+                "increase",
+                "sales",
+                0,
+                5000,
+                "orders",
+                ends="at_risk",
+                note="Two retail partners delayed their listings.",
+            ),
+            KRSpec(
+                "shp-fast-answers",
+                "95% of inquiries handled in under two minutes",
+                "at_least",
+                "customer-support",
+                0,
+                95,
+                "%",
+                kpi="answer-under-2-min",
+                co_owners=["field-service"],
+                ends="on_track",
+            ),
         ],
     ),
     ObjectiveSpec(
-        "running-shoes", "Running shoes: the right models in every store", "quarter", "shared",
+        "running-shoes",
+        "Running shoes: the right models in every store",
+        "quarter",
+        "shared",
         contributors=["production", "marketing", "distribution", "retail"],
         parents=[("grow-new-products", 1.0), ("reliable-delivery", 1.0)],
         description="Production asked its peers which models to build more of and agreed these goals with them.",
         krs=[
-            KRSpec("shoes-campaign", "Spring campaign live for the two best-selling models", "milestone",
-                   "marketing", steps=["Models chosen with production", "Creative approved", "Campaign live"],
-                   ends=1),
-            KRSpec("shoes-48h", "Ship 98% of running-shoe orders within 48 hours", "at_least", "distribution",
-                   0, 98, "%", series=(93.0, 97.2)),
-            KRSpec("shoes-sell-through", "70% sell-through of the new models", "increase", "retail", 0, 70, "%",
-                   commitment="aspirational", ends="not_started"),
+            KRSpec(
+                "shoes-campaign",
+                "Spring campaign live for the two best-selling models",
+                "milestone",
+                "marketing",
+                steps=["Models chosen with production", "Creative approved", "Campaign live"],
+                ends=1,
+            ),
+            KRSpec(
+                "shoes-48h",
+                "Ship 98% of running-shoe orders within 48 hours",
+                "at_least",
+                "distribution",
+                0,
+                98,
+                "%",
+                series=(93.0, 97.2),
+            ),
+            KRSpec(
+                "shoes-sell-through",
+                "70% sell-through of the new models",
+                "increase",
+                "retail",
+                0,
+                70,
+                "%",
+                commitment="aspirational",
+                ends="not_started",
+            ),
         ],
     ),
     ObjectiveSpec(
-        "running-shoe-output", "Raise running-shoe output by 25%", "quarter", "unit", owner="production",
+        "running-shoe-output",
+        "Raise running-shoe output by 25%",
+        "quarter",
+        "unit",
+        owner="production",
         parents=[("running-shoes", 1.0)],
         krs=[
-            KRSpec("shoe-output", "Weekly output from 8,000 to 10,000 pairs", "increase", "production", 8000,
-                   10000, "pairs/week", ends="on_track"),
+            KRSpec(
+                "shoe-output",
+                "Weekly output from 8,000 to 10,000 pairs",
+                "increase",
+                "production",
+                8000,
+                10000,
+                "pairs/week",
+                ends="on_track",
+            ),
         ],
     ),
     ObjectiveSpec(
-        "profitable-acquisition", "Acquire customers profitably", "quarter", "shared",
-        contributors=["marketing", "sales"], parents=[("grow-new-products", 1.0)],
+        "profitable-acquisition",
+        "Acquire customers profitably",
+        "quarter",
+        "shared",
+        contributors=["marketing", "sales"],
+        parents=[("grow-new-products", 1.0)],
         krs=[
-            KRSpec("cac-under-110", "Customer acquisition cost at most €110", "at_most", "marketing", 0, 110, "EUR",
-                   kpi="cac", co_owners=["sales"], ends="on_track"),
-            KRSpec("ltv-over-850", "Customer lifetime value at least €850", "at_least", "sales", 0, 850, "EUR",
-                   kpi="ltv", co_owners=["marketing"], ends="on_track"),
+            KRSpec(
+                "cac-under-110",
+                "Customer acquisition cost at most €110",
+                "at_most",
+                "marketing",
+                0,
+                110,
+                "EUR",
+                kpi="cac",
+                co_owners=["sales"],
+                ends="on_track",
+            ),
+            KRSpec(
+                "ltv-over-850",
+                "Customer lifetime value at least €850",
+                "at_least",
+                "sales",
+                0,
+                850,
+                "EUR",
+                kpi="ltv",
+                co_owners=["marketing"],
+                ends="on_track",
+            ),
         ],
     ),
     ObjectiveSpec(
-        "field-response", "Answer field teams' customer problems faster", "quarter", "shared",
-        contributors=["customer-support", "field-service"], parents=[("delight-customers", 1.0)],
+        "field-response",
+        "Answer field teams' customer problems faster",
+        "quarter",
+        "shared",
+        contributors=["customer-support", "field-service"],
+        parents=[("delight-customers", 1.0)],
         krs=[
-            KRSpec("median-response", "Median response time from 30 to 10 minutes", "decrease", "field-service",
-                   30, 10, "min", co_owners=["customer-support"], ends="off_track",
-                   note="Problem exchange with customer service started this week."),
+            KRSpec(
+                "median-response",
+                "Median response time from 30 to 10 minutes",
+                "decrease",
+                "field-service",
+                30,
+                10,
+                "min",
+                co_owners=["customer-support"],
+                ends="off_track",
+                note="Problem exchange with customer service started this week.",
+            ),
         ],
     ),
 ]
@@ -255,15 +492,29 @@ OBJECTIVES = [
 KPIS = [
     ("cac", "Customer acquisition cost", "EUR", 0.0, 120.0, ["marketing", "sales"], 128.0, 113.0),
     ("ltv", "Customer lifetime value", "EUR", 600.0, None, ["marketing", "sales"], 690.0, 812.0),
-    ("answer-under-2-min", "Inquiries answered in under two minutes", "%", 90.0, 100.0,
-     ["customer-support", "field-service"], 86.0, 94.0),
+    (
+        "answer-under-2-min",
+        "Inquiries answered in under two minutes",
+        "%",
+        90.0,
+        100.0,
+        ["customer-support", "field-service"],
+        86.0,
+        94.0,
+    ),
 ]
 
 INITIATIVES = [
     ("Landing page for Feature X", "marketing", ["fx-visits"], "in_progress", 3),
     ("Move checkout to the new CDN", "ecommerce", ["page-load"], "blocked", 5),
     ("Hire two night-shift agents", "customer-support", ["checkout-assistant"], "in_progress", 10),
-    ("Commission the stamping press", "engineering", ["line-a-equipment", "line-a-sops"], "in_progress", 2),
+    (
+        "Commission the stamping press",
+        "engineering",
+        ["line-a-equipment", "line-a-sops"],
+        "in_progress",
+        2,
+    ),
     ("Operator training programme", "operations", ["line-a-sops"], "planned", 9),
     ("Retail partner pre-order push", "sales", ["shp-preorders"], "in_progress", 6),
 ]
@@ -302,8 +553,15 @@ def _history(
     if spec.series is not None:
         first, last = spec.series
         n = max(1, len(times) - 1)
-        return [(at, round(first + (last - first) * i / n + (rng.uniform(-0.6, 0.6) if 0 < i < n else 0), 1))
-                for i, at in enumerate(times)]
+        return [
+            (
+                at,
+                round(
+                    first + (last - first) * i / n + (rng.uniform(-0.6, 0.6) if 0 < i < n else 0), 1
+                ),
+            )
+            for i, at in enumerate(times)
+        ]
     if spec.ends == "done":
         final = 1.0
     else:
@@ -311,13 +569,24 @@ def _history(
     out = []
     for i, at in enumerate(times):
         share = (at - start) / (last_at - start)
-        p = final if i == len(times) - 1 else max(0.0, min(final, final * share + rng.uniform(-0.04, 0.04)))
+        p = (
+            final
+            if i == len(times) - 1
+            else max(0.0, min(final, final * share + rng.uniform(-0.04, 0.04)))
+        )
         out.append((at, _value_for(kind, kr.start, kr.target, p)))
     return out
 
 
-def _checkins(kr: KeyResult, spec: KRSpec, actor: Person, now: dt.datetime, tz: dt.tzinfo,
-              units: dict[str, Unit], rng: random.Random) -> None:
+def _checkins(
+    kr: KeyResult,
+    spec: KRSpec,
+    actor: Person,
+    now: dt.datetime,
+    tz: dt.tzinfo,
+    units: dict[str, Unit],
+    rng: random.Random,
+) -> None:
     if spec.ends == "not_started" or spec.kpi:
         return
     history = _history(kr, spec, now, tz, rng)
@@ -327,10 +596,17 @@ def _checkins(kr: KeyResult, spec: KRSpec, actor: Person, now: dt.datetime, tz: 
         state = spec.ends
     for i, (at, value) in enumerate(history):
         last = i == len(history) - 1
-        confidence = _CONFIDENCE.get(state, 6) if last else max(1, min(10, _CONFIDENCE.get(state, 6) + 1))
+        confidence = (
+            _CONFIDENCE.get(state, 6) if last else max(1, min(10, _CONFIDENCE.get(state, 6) + 1))
+        )
         goals.checkin_record(
-            key_result=kr, actor=actor, value=value, confidence=confidence, at=at,
-            note=spec.note if last else "", blockers=spec.blockers if last else "",
+            key_result=kr,
+            actor=actor,
+            value=value,
+            confidence=confidence,
+            at=at,
+            note=spec.note if last else "",
+            blockers=spec.blockers if last else "",
             blocking_unit=units.get(spec.blocking_unit or "") if last else None,
             source=CheckIn.Source.DEMO,
         )
@@ -345,19 +621,31 @@ def load_demo(*, now: dt.datetime | None = None, seed: int = 7) -> Organisation:
     rng = random.Random(seed)
     now = now or timezone.now()
     today = now.astimezone(dt.UTC).date()
-    organisation = org.organisation_create(slug=DEMO_SLUG, name="Northwind Group", timezone_name="UTC")
+    organisation = org.organisation_create(
+        slug=DEMO_SLUG, name="Northwind Group", timezone_name="UTC"
+    )
     tz = org_tz(organisation)
 
     units: dict[str, Unit] = {}
     for key, name, kind, parent, capacity, cap_unit in UNITS:
         units[key] = org.unit_create(
-            organisation=organisation, actor=None, key=key, name=name, kind=kind,
-            parent=units[parent] if parent else None, weekly_capacity=capacity, capacity_unit=cap_unit,
+            organisation=organisation,
+            actor=None,
+            key=key,
+            name=name,
+            kind=kind,
+            parent=units[parent] if parent else None,
+            weekly_capacity=capacity,
+            capacity_unit=cap_unit,
         )
     people: dict[str, Person] = {}
     for name, email, unit, role, admin in PEOPLE:
         people[unit] = org.person_create(
-            organisation=organisation, actor=None, name=name, email=email, is_org_admin=admin,
+            organisation=organisation,
+            actor=None,
+            name=name,
+            email=email,
+            is_org_admin=admin,
             memberships=[(units[unit], role)],
         )
     demo_person = people["product"]
@@ -369,21 +657,36 @@ def load_demo(*, now: dt.datetime | None = None, seed: int = 7) -> Organisation:
     user.save()
     demo_person.user = user
     demo_person.save(update_fields=["user"])
-    org.person_update(person=demo_person, actor=None,
-                      memberships=[(units["product"], "leader"), (units["northwind"], "member")])
+    org.person_update(
+        person=demo_person,
+        actor=None,
+        memberships=[(units["product"], "leader"), (units["northwind"], "member")],
+    )
 
     cycles: dict[str, Cycle] = {}
     for key, name, kind, start, end, parent in _cycles(today):
         cycles[key] = goals.cycle_create(
-            organisation=organisation, actor=demo_person, key=key, name=name, kind=kind, start=start,
-            end=end, parent=cycles[parent] if parent else None,
+            organisation=organisation,
+            actor=demo_person,
+            key=key,
+            name=name,
+            kind=kind,
+            start=start,
+            end=end,
+            parent=cycles[parent] if parent else None,
         )
 
     kpis = {}
     for key, name, measure, lo, hi, owners, _, _ in KPIS:
         kpis[key] = goals.kpi_create(
-            organisation=organisation, actor=demo_person, key=key, name=name, measure=measure,
-            healthy_min=lo, healthy_max=hi, owner_units=[units[o] for o in owners],
+            organisation=organisation,
+            actor=demo_person,
+            key=key,
+            name=name,
+            measure=measure,
+            healthy_min=lo,
+            healthy_max=hi,
+            owner_units=[units[o] for o in owners],
         )
 
     objectives: dict[str, Objective] = {}
@@ -392,24 +695,48 @@ def load_demo(*, now: dt.datetime | None = None, seed: int = 7) -> Organisation:
         owner = units[spec.owner] if spec.owner else None
         actor = people.get(spec.owner or spec.contributors[0], demo_person)
         objective = goals.objective_create(
-            organisation=organisation, actor=actor, key=spec.key, title=spec.title,
-            cycle=cycles[spec.cycle], level=spec.level, owner_unit=owner,
+            organisation=organisation,
+            actor=actor,
+            key=spec.key,
+            title=spec.title,
+            cycle=cycles[spec.cycle],
+            level=spec.level,
+            owner_unit=owner,
             contributors=[units[u] for u in spec.contributors],
-            parents=[(objectives[p], w) for p, w in spec.parents], description=spec.description,
+            parents=[(objectives[p], w) for p, w in spec.parents],
+            description=spec.description,
         )
         objectives[spec.key] = objective
         for kr_spec in spec.krs:
             cycle = cycles[spec.cycle]
             krs[kr_spec.key] = goals.key_result_create(
-                objective=objective, actor=people.get(kr_spec.owner, demo_person), key=kr_spec.key,
-                title=kr_spec.title, kind=kr_spec.kind, start=kr_spec.start, target=kr_spec.target,
-                measure=kr_spec.measure, steps=kr_spec.steps,
-                due=cycle.start + dt.timedelta(days=kr_spec.due_day) if kr_spec.due_day is not None else None,
-                commitment=kr_spec.commitment, owner_unit=units[kr_spec.owner],
-                owner_person=people.get(kr_spec.owner), co_owners=[units[u] for u in kr_spec.co_owners],
+                objective=objective,
+                actor=people.get(kr_spec.owner, demo_person),
+                key=kr_spec.key,
+                title=kr_spec.title,
+                kind=kr_spec.kind,
+                start=kr_spec.start,
+                target=kr_spec.target,
+                measure=kr_spec.measure,
+                steps=kr_spec.steps,
+                due=cycle.start + dt.timedelta(days=kr_spec.due_day)
+                if kr_spec.due_day is not None
+                else None,
+                commitment=kr_spec.commitment,
+                owner_unit=units[kr_spec.owner],
+                owner_person=people.get(kr_spec.owner),
+                co_owners=[units[u] for u in kr_spec.co_owners],
                 kpi=kpis[kr_spec.kpi] if kr_spec.kpi else None,
             )
-            _checkins(krs[kr_spec.key], kr_spec, people.get(kr_spec.owner, demo_person), now, tz, units, rng)
+            _checkins(
+                krs[kr_spec.key],
+                kr_spec,
+                people.get(kr_spec.owner, demo_person),
+                now,
+                tz,
+                units,
+                rng,
+            )
 
     # KPI series: one point a week since the quarter began; KRs that follow a KPI take each value.
     q_start = day_start(cycles["quarter"].start, tz)
@@ -418,12 +745,19 @@ def load_demo(*, now: dt.datetime | None = None, seed: int = 7) -> Organisation:
         for w in range(weeks + 1):
             at = min(q_start + dt.timedelta(weeks=w, days=4, hours=9), now - dt.timedelta(hours=2))
             value = first + (last - first) * w / weeks + rng.uniform(-1.5, 1.5)
-            goals.kpi_point_record(kpi=kpis[key], actor=people[owners[0]], value=round(value, 1), at=at)
+            goals.kpi_point_record(
+                kpi=kpis[key], actor=people[owners[0]], value=round(value, 1), at=at
+            )
 
     for title, unit, kr_keys, state, due_in in INITIATIVES:
         goals.initiative_create(
-            organisation=organisation, actor=people.get(unit, demo_person), title=title, owner_unit=units[unit],
-            key_results=[krs[k] for k in kr_keys], assignee=people.get(unit), state=state,
+            organisation=organisation,
+            actor=people.get(unit, demo_person),
+            title=title,
+            owner_unit=units[unit],
+            key_results=[krs[k] for k in kr_keys],
+            assignee=people.get(unit),
+            state=state,
             due=today + dt.timedelta(days=due_in),
         )
     return organisation
@@ -437,7 +771,12 @@ def demo_exists() -> bool:
 def remove_demo() -> None:
     """Delete the demo organisation and everything in it (for `lockstep demo --reset`)."""
     from lockstep.activity.models import ActivityEvent
-    from lockstep.goals.models import ContributionLink, Initiative, KPIDataPoint, ObjectiveContributor
+    from lockstep.goals.models import (
+        ContributionLink,
+        Initiative,
+        KPIDataPoint,
+        ObjectiveContributor,
+    )
 
     organisation = Organisation.objects.filter(slug=DEMO_SLUG).first()
     if organisation is None:

@@ -11,8 +11,8 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
 from lockstep.apischema import ERRORS, Page, PageParams, paginate, sent_fields
-from lockstep.errors import ValidationFailed
 from lockstep.core.progress import Commitment, KRKind, Status
+from lockstep.errors import ValidationFailed
 from lockstep.goals import selectors, services
 from lockstep.goals.access import (
     access_cycle,
@@ -26,7 +26,6 @@ from lockstep.org.access import current_person, resolve_in_org, resolve_many_in_
 from lockstep.org.models import Person, Unit
 
 router = Router(tags=["goals"])
-
 
 
 # ---- cycles ---------------------------------------------------------------------------
@@ -67,7 +66,9 @@ class CycleFilters(Schema):
 
 
 @router.get("/cycles", response={200: Page[CycleOut], **ERRORS})
-def cycle_list(request: HttpRequest, filters: Query[CycleFilters], page: Query[PageParams]) -> dict[str, Any]:
+def cycle_list(
+    request: HttpRequest, filters: Query[CycleFilters], page: Query[PageParams]
+) -> dict[str, Any]:
     me = current_person(request)
     qs = Cycle.objects.filter(organisation=me.organisation)
     if filters.parent_id is not None:
@@ -98,7 +99,9 @@ def cycle_patch(request: HttpRequest, cycle_id: int, payload: CyclePatch) -> Cyc
     cycle = access_cycle(me, cycle_id)
     changes = sent_fields(payload)
     if "parent_id" in changes:
-        changes["parent"] = resolve_in_org(Cycle, me.organisation, changes.pop("parent_id"), "parent_id")
+        changes["parent"] = resolve_in_org(
+            Cycle, me.organisation, changes.pop("parent_id"), "parent_id"
+        )
     return services.cycle_update(cycle=cycle, actor=me, **changes)
 
 
@@ -157,7 +160,9 @@ class ObjectiveOut(Schema):
     owner_unit_id: int | None
     contributor_ids: list[int]
     parents: list[ParentLinkIO]
-    progress: float = Field(..., description="weighted roll-up of KRs and contributing objectives, 0-1")
+    progress: float = Field(
+        ..., description="weighted roll-up of KRs and contributing objectives, 0-1"
+    )
     expected_progress: float = Field(..., description="the pace line today, 0-1")
     status: Status
     unit_shares: list[UnitShareOut]
@@ -180,11 +185,21 @@ def render_objectives(me: Person, objectives: Sequence[Objective]) -> list[dict[
 
 def _objective_out(o: Objective, n: selectors.ObjectiveNumbers) -> dict[str, Any]:
     return {
-        "id": o.pk, "key": o.key, "title": o.title, "description": o.description,
-        "cycle_id": o.cycle_id, "level": o.level, "state": o.state, "owner_unit_id": o.owner_unit_id,
+        "id": o.pk,
+        "key": o.key,
+        "title": o.title,
+        "description": o.description,
+        "cycle_id": o.cycle_id,
+        "level": o.level,
+        "state": o.state,
+        "owner_unit_id": o.owner_unit_id,
         "contributor_ids": [u.pk for u in o.contributors.all()],
-        "parents": [{"objective_id": link.parent_id, "weight": link.weight} for link in o.parent_links.all()],
-        "progress": n.progress, "expected_progress": n.expected, "status": n.status,
+        "parents": [
+            {"objective_id": link.parent_id, "weight": link.weight} for link in o.parent_links.all()
+        ],
+        "progress": n.progress,
+        "expected_progress": n.expected,
+        "status": n.status,
         "unit_shares": [{"unit_id": u, "share": s} for u, s in sorted(n.unit_shares.items())],
         "archived": o.archived_at is not None,
     }
@@ -201,11 +216,15 @@ def _objective_refs(me: Person, data: dict[str, Any]) -> dict[str, Any]:
         data["owner_unit"] = resolve_in_org(Unit, org, data.pop("owner_unit_id"), "owner_unit_id")
     if "contributor_ids" in data:
         ids = data.pop("contributor_ids")
-        data["contributors"] = None if ids is None else resolve_many_in_org(Unit, org, ids, "contributor_ids")
+        data["contributors"] = (
+            None if ids is None else resolve_many_in_org(Unit, org, ids, "contributor_ids")
+        )
     if "parents" in data:
         links = data.pop("parents")
         if links is not None:
-            parents = resolve_many_in_org(Objective, org, [p["objective_id"] for p in links], "parents")
+            parents = resolve_many_in_org(
+                Objective, org, [p["objective_id"] for p in links], "parents"
+            )
             data["parents"] = [(p, link["weight"]) for p, link in zip(parents, links, strict=True)]
     return data
 
@@ -216,7 +235,9 @@ def _one_objective(me: Person, pk: int) -> dict[str, Any]:
 
 
 @router.get("/objectives", response={200: Page[ObjectiveOut], **ERRORS})
-def objective_list(request: HttpRequest, filters: Query[ObjectiveFilters], page: Query[PageParams]) -> dict[str, Any]:
+def objective_list(
+    request: HttpRequest, filters: Query[ObjectiveFilters], page: Query[PageParams]
+) -> dict[str, Any]:
     me = current_person(request)
     qs = selectors.objectives_query(me.organisation)
     if not filters.include_archived:
@@ -228,7 +249,9 @@ def objective_list(request: HttpRequest, filters: Query[ObjectiveFilters], page:
     if filters.state is not None:
         qs = qs.filter(state=filters.state)
     if filters.unit_id is not None:
-        qs = qs.filter(Q(owner_unit_id=filters.unit_id) | Q(contributors__id=filters.unit_id)).distinct()
+        qs = qs.filter(
+            Q(owner_unit_id=filters.unit_id) | Q(contributors__id=filters.unit_id)
+        ).distinct()
     qs = qs.order_by("cycle__start", "key")
     if filters.status is None:
         return paginate(qs, page, lambda rows: render_objectives(me, rows))
@@ -251,7 +274,9 @@ def objective_get(request: HttpRequest, objective_id: int) -> dict[str, Any]:
 
 
 @router.patch("/objectives/{objective_id}", response={200: ObjectiveOut, **ERRORS})
-def objective_patch(request: HttpRequest, objective_id: int, payload: ObjectivePatch) -> dict[str, Any]:
+def objective_patch(
+    request: HttpRequest, objective_id: int, payload: ObjectivePatch
+) -> dict[str, Any]:
     me = current_person(request)
     objective = access_objective(me, objective_id)
     data = _objective_refs(me, sent_fields(payload))
@@ -347,30 +372,52 @@ def render_key_results(me: Person, krs: Sequence[KeyResult]) -> list[dict[str, A
     out = []
     for kr in krs:
         n = selectors.kr_numbers(kr, organisation=me.organisation)
-        out.append({
-            "id": kr.pk, "key": kr.key, "objective_id": kr.objective_id, "title": kr.title,
-            "kind": kr.kind, "start": kr.start, "target": kr.target, "measure": kr.measure,
-            "steps": kr.steps or [], "weight": kr.weight, "due": selectors.kr_due(kr),
-            "commitment": kr.commitment, "owner_unit_id": kr.owner_unit_id,
-            "owner_person_id": kr.owner_person_id, "co_owner_ids": [u.pk for u in kr.co_owners.all()],
-            "cadence_days": kr.cadence_days, "kpi_id": kr.kpi_id, "current_value": kr.current_value,
-            "last_checkin_at": kr.last_checkin_at, "last_confidence": kr.last_confidence,
-            "checkin_count": kr.checkin_count, "progress": n.progress, "expected_progress": n.expected,
-            "status": n.status, "archived": kr.archived_at is not None,
-        })
+        out.append(
+            {
+                "id": kr.pk,
+                "key": kr.key,
+                "objective_id": kr.objective_id,
+                "title": kr.title,
+                "kind": kr.kind,
+                "start": kr.start,
+                "target": kr.target,
+                "measure": kr.measure,
+                "steps": kr.steps or [],
+                "weight": kr.weight,
+                "due": selectors.kr_due(kr),
+                "commitment": kr.commitment,
+                "owner_unit_id": kr.owner_unit_id,
+                "owner_person_id": kr.owner_person_id,
+                "co_owner_ids": [u.pk for u in kr.co_owners.all()],
+                "cadence_days": kr.cadence_days,
+                "kpi_id": kr.kpi_id,
+                "current_value": kr.current_value,
+                "last_checkin_at": kr.last_checkin_at,
+                "last_confidence": kr.last_confidence,
+                "checkin_count": kr.checkin_count,
+                "progress": n.progress,
+                "expected_progress": n.expected,
+                "status": n.status,
+                "archived": kr.archived_at is not None,
+            }
+        )
     return out
 
 
 def _kr_refs(me: Person, data: dict[str, Any]) -> dict[str, Any]:
     org = me.organisation
     for field, model, name in (
-        ("owner_unit_id", Unit, "owner_unit"), ("owner_person_id", Person, "owner_person"), ("kpi_id", KPI, "kpi"),
+        ("owner_unit_id", Unit, "owner_unit"),
+        ("owner_person_id", Person, "owner_person"),
+        ("kpi_id", KPI, "kpi"),
     ):
         if field in data:
             data[name] = resolve_in_org(model, org, data.pop(field), field)
     if "co_owner_ids" in data:
         ids = data.pop("co_owner_ids")
-        data["co_owners"] = None if ids is None else resolve_many_in_org(Unit, org, ids, "co_owner_ids")
+        data["co_owners"] = (
+            None if ids is None else resolve_many_in_org(Unit, org, ids, "co_owner_ids")
+        )
     return data
 
 
@@ -379,7 +426,9 @@ def _one_kr(me: Person, pk: int) -> dict[str, Any]:
 
 
 @router.get("/key-results", response={200: Page[KeyResultOut], **ERRORS})
-def key_result_list(request: HttpRequest, filters: Query[KeyResultFilters], page: Query[PageParams]) -> dict[str, Any]:
+def key_result_list(
+    request: HttpRequest, filters: Query[KeyResultFilters], page: Query[PageParams]
+) -> dict[str, Any]:
     me = current_person(request)
     qs = selectors.key_results_query(me.organisation)
     if not filters.include_archived:
@@ -391,7 +440,9 @@ def key_result_list(request: HttpRequest, filters: Query[KeyResultFilters], page
     if filters.owner_person_id is not None:
         qs = qs.filter(owner_person_id=filters.owner_person_id)
     if filters.unit_id is not None:
-        qs = qs.filter(Q(owner_unit_id=filters.unit_id) | Q(co_owners__id=filters.unit_id)).distinct()
+        qs = qs.filter(
+            Q(owner_unit_id=filters.unit_id) | Q(co_owners__id=filters.unit_id)
+        ).distinct()
     qs = qs.order_by("objective__key", "key")
     if filters.status is None:
         return paginate(qs, page, lambda rows: render_key_results(me, rows))
@@ -435,7 +486,9 @@ def key_result_archive(request: HttpRequest, kr_id: int) -> dict[str, Any]:
 
 
 class CheckInIn(Schema):
-    value: float | None = Field(None, description="new value; for a milestone, steps done (1 = done)")
+    value: float | None = Field(
+        None, description="new value; for a milestone, steps done (1 = done)"
+    )
     steps_done: list[int] | None = Field(None, description="milestone: indexes of finished steps")
     confidence: int = Field(..., ge=1, le=10)
     note: str = Field("", max_length=5000)
@@ -464,11 +517,15 @@ class CheckInCreated(Schema):
 
 
 @router.post("/key-results/{kr_id}/checkins", response={201: CheckInCreated, **ERRORS})
-def checkin_create(request: HttpRequest, kr_id: int, payload: CheckInIn) -> tuple[int, dict[str, Any]]:
+def checkin_create(
+    request: HttpRequest, kr_id: int, payload: CheckInIn
+) -> tuple[int, dict[str, Any]]:
     me = current_person(request)
     kr = access_key_result(me, kr_id)
     data = payload.model_dump()
-    data["blocking_unit"] = resolve_in_org(Unit, me.organisation, data.pop("blocking_unit_id"), "blocking_unit_id")
+    data["blocking_unit"] = resolve_in_org(
+        Unit, me.organisation, data.pop("blocking_unit_id"), "blocking_unit_id"
+    )
     checkin = services.checkin_record(key_result=kr, actor=me, source=CheckIn.Source.API, **data)
     return 201, {"checkin": checkin, "key_result": _one_kr(me, kr.pk)}
 
@@ -523,9 +580,15 @@ class InitiativeFilters(Schema):
 
 def _initiative_out(i: Initiative) -> dict[str, Any]:
     return {
-        "id": i.pk, "title": i.title, "description": i.description, "owner_unit_id": i.owner_unit_id,
-        "key_result_ids": [kr.pk for kr in i.key_results.all()], "assignee_id": i.assignee_id,
-        "state": i.state, "due": i.due, "archived": i.archived_at is not None,
+        "id": i.pk,
+        "title": i.title,
+        "description": i.description,
+        "owner_unit_id": i.owner_unit_id,
+        "key_result_ids": [kr.pk for kr in i.key_results.all()],
+        "assignee_id": i.assignee_id,
+        "state": i.state,
+        "due": i.due,
+        "archived": i.archived_at is not None,
     }
 
 
@@ -537,12 +600,16 @@ def _initiative_refs(me: Person, data: dict[str, Any]) -> dict[str, Any]:
         data["assignee"] = resolve_in_org(Person, org, data.pop("assignee_id"), "assignee_id")
     if "key_result_ids" in data:
         ids = data.pop("key_result_ids")
-        data["key_results"] = None if ids is None else resolve_many_in_org(KeyResult, org, ids, "key_result_ids")
+        data["key_results"] = (
+            None if ids is None else resolve_many_in_org(KeyResult, org, ids, "key_result_ids")
+        )
     return data
 
 
 @router.get("/initiatives", response={200: Page[InitiativeOut], **ERRORS})
-def initiative_list(request: HttpRequest, filters: Query[InitiativeFilters], page: Query[PageParams]) -> dict[str, Any]:
+def initiative_list(
+    request: HttpRequest, filters: Query[InitiativeFilters], page: Query[PageParams]
+) -> dict[str, Any]:
     me = current_person(request)
     qs = Initiative.objects.filter(organisation=me.organisation).prefetch_related("key_results")
     if not filters.include_archived:
@@ -560,7 +627,9 @@ def initiative_list(request: HttpRequest, filters: Query[InitiativeFilters], pag
 def initiative_create(request: HttpRequest, payload: InitiativeIn) -> tuple[int, dict[str, Any]]:
     me = current_person(request)
     data = _initiative_refs(me, payload.model_dump())
-    return 201, _initiative_out(services.initiative_create(organisation=me.organisation, actor=me, **data))
+    return 201, _initiative_out(
+        services.initiative_create(organisation=me.organisation, actor=me, **data)
+    )
 
 
 @router.get("/initiatives/{initiative_id}", response={200: InitiativeOut, **ERRORS})
@@ -569,7 +638,9 @@ def initiative_get(request: HttpRequest, initiative_id: int) -> dict[str, Any]:
 
 
 @router.patch("/initiatives/{initiative_id}", response={200: InitiativeOut, **ERRORS})
-def initiative_patch(request: HttpRequest, initiative_id: int, payload: InitiativePatch) -> dict[str, Any]:
+def initiative_patch(
+    request: HttpRequest, initiative_id: int, payload: InitiativePatch
+) -> dict[str, Any]:
     me = current_person(request)
     initiative = access_initiative(me, initiative_id)
     data = _initiative_refs(me, sent_fields(payload))
@@ -579,7 +650,9 @@ def initiative_patch(request: HttpRequest, initiative_id: int, payload: Initiati
 @router.delete("/initiatives/{initiative_id}", response={200: InitiativeOut, **ERRORS})
 def initiative_archive(request: HttpRequest, initiative_id: int) -> dict[str, Any]:
     me = current_person(request)
-    return _initiative_out(services.initiative_archive(initiative=access_initiative(me, initiative_id), actor=me))
+    return _initiative_out(
+        services.initiative_archive(initiative=access_initiative(me, initiative_id), actor=me)
+    )
 
 
 # ---- KPIs -----------------------------------------------------------------------------
@@ -623,8 +696,12 @@ class KPIOut(Schema):
 def _kpi_out(k: KPI) -> dict[str, Any]:
     latest = k.points.order_by("-at", "-id").first()
     return {
-        "id": k.pk, "key": k.key, "name": k.name, "measure": k.measure,
-        "healthy_min": k.healthy_min, "healthy_max": k.healthy_max,
+        "id": k.pk,
+        "key": k.key,
+        "name": k.name,
+        "measure": k.measure,
+        "healthy_min": k.healthy_min,
+        "healthy_max": k.healthy_max,
         "owner_unit_ids": [u.pk for u in k.owner_units.all()],
         "latest": {"at": latest.at, "value": latest.value} if latest else None,
         "archived": k.archived_at is not None,
@@ -634,12 +711,18 @@ def _kpi_out(k: KPI) -> dict[str, Any]:
 def _kpi_refs(me: Person, data: dict[str, Any]) -> dict[str, Any]:
     if "owner_unit_ids" in data:
         ids = data.pop("owner_unit_ids")
-        data["owner_units"] = None if ids is None else resolve_many_in_org(Unit, me.organisation, ids, "owner_unit_ids")
+        data["owner_units"] = (
+            None
+            if ids is None
+            else resolve_many_in_org(Unit, me.organisation, ids, "owner_unit_ids")
+        )
     return data
 
 
 @router.get("/kpis", response={200: Page[KPIOut], **ERRORS})
-def kpi_list(request: HttpRequest, page: Query[PageParams], include_archived: bool = False) -> dict[str, Any]:
+def kpi_list(
+    request: HttpRequest, page: Query[PageParams], include_archived: bool = False
+) -> dict[str, Any]:
     me = current_person(request)
     qs = KPI.objects.filter(organisation=me.organisation).prefetch_related("owner_units")
     if not include_archived:

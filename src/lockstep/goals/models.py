@@ -95,6 +95,9 @@ class ObjectiveContributor(models.Model):
             models.UniqueConstraint(fields=["objective", "unit"], name="contributor_unique")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.unit_id} contributes to {self.objective_id}"
+
 
 class ContributionLink(models.Model):
     """`child` contributes to `parent` with a weight (many-to-many alignment)."""
@@ -109,6 +112,9 @@ class ContributionLink(models.Model):
             models.CheckConstraint(condition=~Q(child=F("parent")), name="link_not_self"),
             models.CheckConstraint(condition=Q(weight__gt=0), name="link_weight_positive"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.child_id} -> {self.parent_id} (weight {self.weight})"
 
 
 class KPI(models.Model):
@@ -147,6 +153,9 @@ class KPIDataPoint(models.Model):
     class Meta:
         ordering = ["at", "id"]
         indexes = [models.Index(fields=["kpi", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.value} at {self.at:%Y-%m-%d %H:%M}"
 
 
 class KeyResult(models.Model):
@@ -240,10 +249,14 @@ class CheckIn(models.Model):
         ordering = ["at", "id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(confidence__gte=1) & Q(confidence__lte=10), name="checkin_confidence_1_10"
+                condition=Q(confidence__gte=1) & Q(confidence__lte=10),
+                name="checkin_confidence_1_10",
             )
         ]
         indexes = [models.Index(fields=["key_result", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.value} (confidence {self.confidence}) at {self.at:%Y-%m-%d %H:%M}"
 
 
 class Initiative(models.Model):

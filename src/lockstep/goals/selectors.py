@@ -133,7 +133,9 @@ def objective_numbers(
         own = [s for s in scores if s.objective == oid]
         shares = {int(str(k)): v for k, v in unit_shares(own).items()}
         out[oid] = ObjectiveNumbers(
-            progress=rolled[oid].progress, expected=expected, status=rolled[oid].status,
+            progress=rolled[oid].progress,
+            expected=expected,
+            status=rolled[oid].status,
             unit_shares=shares,
         )
     return out

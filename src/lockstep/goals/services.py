@@ -37,7 +37,9 @@ from lockstep.org.models import Organisation, Person, Unit
 CLOCK_SKEW = dt.timedelta(minutes=5)
 
 
-def _key(model: Any, organisation: Organisation, key: str | None, text: str, pk: int | None = None) -> str:
+def _key(
+    model: Any, organisation: Organisation, key: str | None, text: str, pk: int | None = None
+) -> str:
     if key is None:
         return unique_key(model, organisation.pk, text)
     if not is_valid_key(key):
@@ -103,8 +105,15 @@ def _check_cycle(organisation: Organisation, cycle: Cycle | None, data: dict[str
 
 @transaction.atomic
 def cycle_create(
-    *, organisation: Organisation, actor: Person | None, name: str, kind: str, start: dt.date,
-    end: dt.date, parent: Cycle | None = None, key: str | None = None,
+    *,
+    organisation: Organisation,
+    actor: Person | None,
+    name: str,
+    kind: str,
+    start: dt.date,
+    end: dt.date,
+    parent: Cycle | None = None,
+    key: str | None = None,
 ) -> Cycle:
     """Create a cycle, nested inside its parent when it has one."""
     data = {"name": _text("name", name), "kind": kind, "start": start, "end": end, "parent": parent}
@@ -112,7 +121,13 @@ def cycle_create(
     cycle = Cycle.objects.create(
         organisation=organisation, key=_key(Cycle, organisation, key, name), **data
     )
-    event_record(organisation=organisation, actor=actor, verb="cycle.created", obj=cycle, after=snapshot(cycle))
+    event_record(
+        organisation=organisation,
+        actor=actor,
+        verb="cycle.created",
+        obj=cycle,
+        after=snapshot(cycle),
+    )
     return cycle
 
 
@@ -123,7 +138,9 @@ def cycle_update(*, cycle: Cycle, actor: Person | None, **changes: Any) -> Cycle
     for field in changes:
         if field not in allowed:
             raise ValidationFailed.on(field, "cannot be changed")
-    data = {f: changes.get(f, getattr(cycle, f)) for f in ("name", "kind", "start", "end", "parent")}
+    data = {
+        f: changes.get(f, getattr(cycle, f)) for f in ("name", "kind", "start", "end", "parent")
+    }
     data["name"] = _text("name", data["name"])
     _check_cycle(cycle.organisation, cycle, data)
     if "key" in changes:
@@ -132,8 +149,14 @@ def cycle_update(*, cycle: Cycle, actor: Person | None, **changes: Any) -> Cycle
     for field, value in {**data, **({"key": changes["key"]} if "key" in changes else {})}.items():
         setattr(cycle, field, value)
     cycle.save()
-    event_record(organisation=cycle.organisation, actor=actor, verb="cycle.updated", obj=cycle,
-                 before=before, after=snapshot(cycle))
+    event_record(
+        organisation=cycle.organisation,
+        actor=actor,
+        verb="cycle.updated",
+        obj=cycle,
+        before=before,
+        after=snapshot(cycle),
+    )
     return cycle
 
 
@@ -144,8 +167,13 @@ def cycle_delete(*, cycle: Cycle, actor: Person | None) -> None:
         raise Conflict("the cycle has sub-cycles; delete or move them first")
     if cycle.objectives.exists():
         raise Conflict("the cycle has objectives; archive them instead of deleting the cycle")
-    event_record(organisation=cycle.organisation, actor=actor, verb="cycle.deleted", obj=cycle,
-                 before=snapshot(cycle))
+    event_record(
+        organisation=cycle.organisation,
+        actor=actor,
+        verb="cycle.deleted",
+        obj=cycle,
+        before=snapshot(cycle),
+    )
     cycle.delete()
 
 
@@ -183,10 +211,10 @@ def _objective_snapshot(objective: Objective) -> dict[str, Any]:
 
 
 def _set_contributors(objective: Objective, units: Sequence[Unit]) -> None:
-    ObjectiveContributor.objects.filter(objective=objective).exclude(
-        unit__in=list(units)
-    ).delete()
-    existing = set(ObjectiveContributor.objects.filter(objective=objective).values_list("unit_id", flat=True))
+    ObjectiveContributor.objects.filter(objective=objective).exclude(unit__in=list(units)).delete()
+    existing = set(
+        ObjectiveContributor.objects.filter(objective=objective).values_list("unit_id", flat=True)
+    )
     ObjectiveContributor.objects.bulk_create(
         [ObjectiveContributor(objective=objective, unit=u) for u in units if u.pk not in existing]
     )
@@ -226,31 +254,59 @@ def _set_parents(objective: Objective, parents: Sequence[tuple[Objective, float]
 
 @transaction.atomic
 def objective_create(
-    *, organisation: Organisation, actor: Person | None, cycle: Cycle, title: str,
-    level: str = Objective.Level.UNIT, owner_unit: Unit | None = None,
-    contributors: Sequence[Unit] = (), parents: Sequence[tuple[Objective, float]] = (),
-    description: str = "", state: str = Objective.State.PUBLISHED, key: str | None = None,
+    *,
+    organisation: Organisation,
+    actor: Person | None,
+    cycle: Cycle,
+    title: str,
+    level: str = Objective.Level.UNIT,
+    owner_unit: Unit | None = None,
+    contributors: Sequence[Unit] = (),
+    parents: Sequence[tuple[Objective, float]] = (),
+    description: str = "",
+    state: str = Objective.State.PUBLISHED,
+    key: str | None = None,
 ) -> Objective:
     """Create an objective with its contributing units and contribution links."""
-    data = {"title": _text("title", title), "level": level, "owner_unit": owner_unit,
-            "cycle": cycle, "contributors": list(contributors), "state": state}
+    data = {
+        "title": _text("title", title),
+        "level": level,
+        "owner_unit": owner_unit,
+        "cycle": cycle,
+        "contributors": list(contributors),
+        "state": state,
+    }
     _check_objective(organisation, data)
     objective = Objective.objects.create(
-        organisation=organisation, key=_key(Objective, organisation, key, title),
-        title=data["title"], level=level, owner_unit=owner_unit, cycle=cycle,
-        description=description, state=state,
+        organisation=organisation,
+        key=_key(Objective, organisation, key, title),
+        title=data["title"],
+        level=level,
+        owner_unit=owner_unit,
+        cycle=cycle,
+        description=description,
+        state=state,
     )
     _set_contributors(objective, data["contributors"])
     _set_parents(objective, list(parents))
-    event_record(organisation=organisation, actor=actor, verb="objective.created", obj=objective,
-                 after=_objective_snapshot(objective))
+    event_record(
+        organisation=organisation,
+        actor=actor,
+        verb="objective.created",
+        obj=objective,
+        after=_objective_snapshot(objective),
+    )
     return objective
 
 
 @transaction.atomic
 def objective_update(
-    *, objective: Objective, actor: Person | None, contributors: Sequence[Unit] | None = None,
-    parents: Sequence[tuple[Objective, float]] | None = None, **changes: Any,
+    *,
+    objective: Objective,
+    actor: Person | None,
+    contributors: Sequence[Unit] | None = None,
+    parents: Sequence[tuple[Objective, float]] | None = None,
+    **changes: Any,
 ) -> Objective:
     """Edit an objective; `contributors` and `parents`, when given, replace the old ones."""
     allowed = {"title", "level", "owner_unit", "cycle", "description", "state", "key"}
@@ -258,14 +314,21 @@ def objective_update(
         if field not in allowed:
             raise ValidationFailed.on(field, "cannot be changed")
     org = objective.organisation
-    data = {f: changes.get(f, getattr(objective, f)) for f in ("title", "level", "owner_unit", "cycle", "state")}
+    data = {
+        f: changes.get(f, getattr(objective, f))
+        for f in ("title", "level", "owner_unit", "cycle", "state")
+    }
     data["title"] = _text("title", data["title"])
-    data["contributors"] = list(contributors) if contributors is not None else list(objective.contributors.all())
+    data["contributors"] = (
+        list(contributors) if contributors is not None else list(objective.contributors.all())
+    )
     _check_objective(org, data)
     if "cycle" in changes and changes["cycle"].pk != objective.cycle_id:
         for kr in objective.key_results.filter(due__isnull=False):
             if not (changes["cycle"].start <= kr.due <= changes["cycle"].end):
-                raise ValidationFailed.on("cycle", f"key result {kr.key!r} is due outside the new cycle")
+                raise ValidationFailed.on(
+                    "cycle", f"key result {kr.key!r} is due outside the new cycle"
+                )
         if objective.key_results.filter(checkin_count__gt=0).exists():
             raise ValidationFailed.on("cycle", "key results already have check-ins in this cycle")
     if "key" in changes:
@@ -278,8 +341,14 @@ def objective_update(
     _set_contributors(objective, data["contributors"])
     if parents is not None:
         _set_parents(objective, list(parents))
-    event_record(organisation=org, actor=actor, verb="objective.updated", obj=objective,
-                 before=before, after=_objective_snapshot(objective))
+    event_record(
+        organisation=org,
+        actor=actor,
+        verb="objective.updated",
+        obj=objective,
+        before=before,
+        after=_objective_snapshot(objective),
+    )
     return objective
 
 
@@ -291,16 +360,34 @@ def objective_archive(*, objective: Objective, actor: Person | None) -> Objectiv
     objective.archived_at = now
     objective.save(update_fields=["archived_at", "updated_at"])
     objective.key_results.filter(archived_at__isnull=True).update(archived_at=now)
-    event_record(organisation=objective.organisation, actor=actor, verb="objective.archived",
-                 obj=objective, before=before, after=_objective_snapshot(objective))
+    event_record(
+        organisation=objective.organisation,
+        actor=actor,
+        verb="objective.archived",
+        obj=objective,
+        before=before,
+        after=_objective_snapshot(objective),
+    )
     return objective
 
 
 # ---- key results ----------------------------------------------------------------------
 
 KR_FIELDS = {
-    "title", "kind", "start", "target", "measure", "steps", "weight", "due", "commitment",
-    "owner_unit", "owner_person", "cadence_days", "kpi", "key",
+    "title",
+    "kind",
+    "start",
+    "target",
+    "measure",
+    "steps",
+    "weight",
+    "due",
+    "commitment",
+    "owner_unit",
+    "owner_person",
+    "cadence_days",
+    "kpi",
+    "key",
 }
 
 
@@ -309,7 +396,9 @@ def _check_kr(organisation: Organisation, objective: Objective, data: dict[str, 
     try:
         kind = KRKind(data["kind"])
     except ValueError:
-        raise ValidationFailed.on("kind", f"must be one of {', '.join(k.value for k in KRKind)}") from None
+        raise ValidationFailed.on(
+            "kind", f"must be one of {', '.join(k.value for k in KRKind)}"
+        ) from None
     if data["commitment"] not in {c.value for c in Commitment}:
         raise ValidationFailed.on("commitment", "must be committed or aspirational")
     steps = data["steps"] or []
@@ -325,8 +414,12 @@ def _check_kr(organisation: Organisation, objective: Objective, data: dict[str, 
         if data["target"] == data["start"]:
             raise ValidationFailed.on("target", "must differ from the start value")
         if kind is KRKind.INCREASE:
-            raise ValidationFailed.on("target", "must be above the start for 'increase' (use 'decrease' to go down)")
-        raise ValidationFailed.on("target", "must be below the start for 'decrease' (use 'increase' to go up)")
+            raise ValidationFailed.on(
+                "target", "must be above the start for 'increase' (use 'decrease' to go down)"
+            )
+        raise ValidationFailed.on(
+            "target", "must be below the start for 'decrease' (use 'increase' to go up)"
+        )
     weight = _number("weight", data["weight"])
     if weight <= 0:
         raise ValidationFailed.on("weight", "must be above 0")
@@ -335,7 +428,9 @@ def _check_kr(organisation: Organisation, objective: Objective, data: dict[str, 
     cycle = objective.cycle
     due = data["due"]
     if due is not None and not (cycle.start <= due <= cycle.end):
-        raise ValidationFailed.on("due", f"must lie inside the cycle ({cycle.start} to {cycle.end})")
+        raise ValidationFailed.on(
+            "due", f"must lie inside the cycle ({cycle.start} to {cycle.end})"
+        )
     _check_unit("owner_unit", organisation, data["owner_unit"])
     _same_org("owner_person", organisation, data["owner_person"])
     _same_org("kpi", organisation, data["kpi"])
@@ -355,11 +450,23 @@ def _set_co_owners(kr: KeyResult, co_owners: Sequence[Unit]) -> None:
 
 @transaction.atomic
 def key_result_create(
-    *, objective: Objective, actor: Person | None, title: str, kind: str, target: float | None = None,
-    start: float = 0.0, measure: str = "", steps: list[str] | None = None, weight: float = 1.0,
-    due: dt.date | None = None, commitment: str = Commitment.COMMITTED.value,
-    owner_unit: Unit | None = None, owner_person: Person | None = None,
-    co_owners: Sequence[Unit] = (), cadence_days: int = 7, kpi: KPI | None = None,
+    *,
+    objective: Objective,
+    actor: Person | None,
+    title: str,
+    kind: str,
+    target: float | None = None,
+    start: float = 0.0,
+    measure: str = "",
+    steps: list[str] | None = None,
+    weight: float = 1.0,
+    due: dt.date | None = None,
+    commitment: str = Commitment.COMMITTED.value,
+    owner_unit: Unit | None = None,
+    owner_person: Person | None = None,
+    co_owners: Sequence[Unit] = (),
+    cadence_days: int = 7,
+    kpi: KPI | None = None,
     key: str | None = None,
 ) -> KeyResult:
     """Add a key result to an objective."""
@@ -367,9 +474,18 @@ def key_result_create(
     if objective.archived_at is not None:
         raise Conflict("the objective is archived")
     data: dict[str, Any] = {
-        "title": title, "kind": kind, "start": start, "target": target, "measure": measure,
-        "steps": list(steps or []), "weight": weight, "due": due, "commitment": commitment,
-        "owner_unit": owner_unit, "owner_person": owner_person, "cadence_days": cadence_days,
+        "title": title,
+        "kind": kind,
+        "start": start,
+        "target": target,
+        "measure": measure,
+        "steps": list(steps or []),
+        "weight": weight,
+        "due": due,
+        "commitment": commitment,
+        "owner_unit": owner_unit,
+        "owner_person": owner_person,
+        "cadence_days": cadence_days,
         "kpi": kpi,
     }
     _check_kr(org, objective, data)
@@ -378,13 +494,18 @@ def key_result_create(
         organisation=org, objective=objective, key=_key(KeyResult, org, key, title), **data
     )
     _set_co_owners(kr, co_owners)
-    event_record(organisation=org, actor=actor, verb="key_result.created", obj=kr, after=_kr_snapshot(kr))
+    event_record(
+        organisation=org, actor=actor, verb="key_result.created", obj=kr, after=_kr_snapshot(kr)
+    )
     return kr
 
 
 @transaction.atomic
 def key_result_update(
-    *, key_result: KeyResult, actor: Person | None, co_owners: Sequence[Unit] | None = None,
+    *,
+    key_result: KeyResult,
+    actor: Person | None,
+    co_owners: Sequence[Unit] | None = None,
     **changes: Any,
 ) -> KeyResult:
     """Edit a key result; its check-ins are kept and its progress follows the new target."""
@@ -406,8 +527,14 @@ def key_result_update(
     kr.save()
     if co_owners is not None:
         _set_co_owners(kr, co_owners)
-    event_record(organisation=org, actor=actor, verb="key_result.updated", obj=kr,
-                 before=before, after=_kr_snapshot(kr))
+    event_record(
+        organisation=org,
+        actor=actor,
+        verb="key_result.updated",
+        obj=kr,
+        before=before,
+        after=_kr_snapshot(kr),
+    )
     return kr
 
 
@@ -417,8 +544,14 @@ def key_result_archive(*, key_result: KeyResult, actor: Person | None) -> KeyRes
     before = _kr_snapshot(key_result)
     key_result.archived_at = timezone.now()
     key_result.save(update_fields=["archived_at", "updated_at"])
-    event_record(organisation=key_result.organisation, actor=actor, verb="key_result.archived",
-                 obj=key_result, before=before, after=_kr_snapshot(key_result))
+    event_record(
+        organisation=key_result.organisation,
+        actor=actor,
+        verb="key_result.archived",
+        obj=key_result,
+        before=before,
+        after=_kr_snapshot(key_result),
+    )
     return key_result
 
 
@@ -427,9 +560,16 @@ def key_result_archive(*, key_result: KeyResult, actor: Person | None) -> KeyRes
 
 @transaction.atomic
 def checkin_record(
-    *, key_result: KeyResult, actor: Person | None, confidence: int,
-    value: float | None = None, steps_done: list[int] | None = None, note: str = "",
-    blockers: str = "", blocking_unit: Unit | None = None, at: dt.datetime | None = None,
+    *,
+    key_result: KeyResult,
+    actor: Person | None,
+    confidence: int,
+    value: float | None = None,
+    steps_done: list[int] | None = None,
+    note: str = "",
+    blockers: str = "",
+    blocking_unit: Unit | None = None,
+    at: dt.datetime | None = None,
     source: str = CheckIn.Source.API,
 ) -> CheckIn:
     """Append a check-in to a KR and move its current value if it is the latest one.
@@ -438,7 +578,11 @@ def checkin_record(
     or 1 for done when it has no steps).
     """
     # Lock the KR row so concurrent check-ins serialise on the running fields below.
-    kr = KeyResult.objects.select_for_update().select_related("objective__cycle", "organisation").get(pk=key_result.pk)
+    kr = (
+        KeyResult.objects.select_for_update()
+        .select_related("objective__cycle", "organisation")
+        .get(pk=key_result.pk)
+    )
     org = kr.organisation
     if kr.archived_at is not None:
         raise Conflict("the key result is archived")
@@ -453,8 +597,9 @@ def checkin_record(
     start, end = cycle_window(kr.objective.cycle, org_tz(org))
     if not (start <= at < end):
         raise ValidationFailed.on(
-            "at", f"must lie inside the cycle {kr.objective.cycle.key!r} "
-            f"({kr.objective.cycle.start} to {kr.objective.cycle.end})"
+            "at",
+            f"must lie inside the cycle {kr.objective.cycle.key!r} "
+            f"({kr.objective.cycle.start} to {kr.objective.cycle.end})",
         )
     if at > now + CLOCK_SKEW:
         raise ValidationFailed.on("at", "must not be in the future")
@@ -462,35 +607,67 @@ def checkin_record(
         steps = kr.steps or []
         if steps_done is not None:
             if not steps:
-                raise ValidationFailed.on("steps_done", "this milestone has no steps; send value 1 for done")
+                raise ValidationFailed.on(
+                    "steps_done", "this milestone has no steps; send value 1 for done"
+                )
             bad = [i for i in steps_done if not isinstance(i, int) or not 0 <= i < len(steps)]
             if bad or len(set(steps_done)) != len(steps_done):
-                raise ValidationFailed.on("steps_done", f"must be distinct step numbers from 0 to {len(steps) - 1}")
+                raise ValidationFailed.on(
+                    "steps_done", f"must be distinct step numbers from 0 to {len(steps) - 1}"
+                )
             steps_done = sorted(steps_done)
             value = float(len(steps_done))
         value = _number("value", value)
         if not (0 <= value <= kr.target) or value != int(value):
-            raise ValidationFailed.on("value", f"must be a whole number of steps from 0 to {int(kr.target)}")
+            raise ValidationFailed.on(
+                "value", f"must be a whole number of steps from 0 to {int(kr.target)}"
+            )
     else:
         if steps_done is not None:
             raise ValidationFailed.on("steps_done", "only milestone key results have steps")
         value = _number("value", value)
     _check_unit("blocking_unit", org, blocking_unit)
     checkin = CheckIn.objects.create(
-        organisation=org, key_result=kr, at=at, value=value, steps_done=steps_done,
-        confidence=confidence, note=note.strip(), blockers=blockers.strip(),
-        blocking_unit=blocking_unit, author=actor, source=source,
+        organisation=org,
+        key_result=kr,
+        at=at,
+        value=value,
+        steps_done=steps_done,
+        confidence=confidence,
+        note=note.strip(),
+        blockers=blockers.strip(),
+        blocking_unit=blocking_unit,
+        author=actor,
+        source=source,
     )
     before = {"current_value": kr.current_value, "last_checkin_at": kr.last_checkin_at}
     kr.checkin_count += 1
     if kr.last_checkin_at is None or at >= kr.last_checkin_at:
         kr.current_value, kr.last_checkin_at, kr.last_confidence = value, at, confidence
-    kr.save(update_fields=["checkin_count", "current_value", "last_checkin_at", "last_confidence", "updated_at"])
+    kr.save(
+        update_fields=[
+            "checkin_count",
+            "current_value",
+            "last_checkin_at",
+            "last_confidence",
+            "updated_at",
+        ]
+    )
     event_record(
-        organisation=org, actor=actor, verb="checkin.recorded", obj=kr, at=now,
+        organisation=org,
+        actor=actor,
+        verb="checkin.recorded",
+        obj=kr,
+        at=now,
         before=snapshot_values(before),
-        after={**snapshot_values({"current_value": kr.current_value, "last_checkin_at": kr.last_checkin_at}),
-               "checkin_id": checkin.pk, "value": value, "confidence": confidence},
+        after={
+            **snapshot_values(
+                {"current_value": kr.current_value, "last_checkin_at": kr.last_checkin_at}
+            ),
+            "checkin_id": checkin.pk,
+            "value": value,
+            "confidence": confidence,
+        },
     )
     key_result.current_value, key_result.last_checkin_at = kr.current_value, kr.last_checkin_at
     key_result.last_confidence, key_result.checkin_count = kr.last_confidence, kr.checkin_count
@@ -498,7 +675,9 @@ def checkin_record(
 
 
 def snapshot_values(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v.isoformat() if isinstance(v, dt.datetime | dt.date) else v) for k, v in data.items()}
+    return {
+        k: (v.isoformat() if isinstance(v, dt.datetime | dt.date) else v) for k, v in data.items()
+    }
 
 
 # ---- initiatives ----------------------------------------------------------------------
@@ -517,32 +696,60 @@ def _check_initiative(organisation: Organisation, data: dict[str, Any]) -> None:
 
 
 def _initiative_snapshot(initiative: Initiative) -> dict[str, Any]:
-    return {**snapshot(initiative), "key_results": sorted(initiative.key_results.values_list("key", flat=True))}
+    return {
+        **snapshot(initiative),
+        "key_results": sorted(initiative.key_results.values_list("key", flat=True)),
+    }
 
 
 @transaction.atomic
 def initiative_create(
-    *, organisation: Organisation, actor: Person | None, title: str, owner_unit: Unit | None,
-    key_results: Iterable[KeyResult] = (), assignee: Person | None = None,
-    state: str = Initiative.State.PLANNED, due: dt.date | None = None, description: str = "",
+    *,
+    organisation: Organisation,
+    actor: Person | None,
+    title: str,
+    owner_unit: Unit | None,
+    key_results: Iterable[KeyResult] = (),
+    assignee: Person | None = None,
+    state: str = Initiative.State.PLANNED,
+    due: dt.date | None = None,
+    description: str = "",
 ) -> Initiative:
     """Create an initiative that drives the given KRs."""
-    data = {"title": title, "owner_unit": owner_unit, "assignee": assignee, "state": state,
-            "key_results": list(key_results)}
+    data = {
+        "title": title,
+        "owner_unit": owner_unit,
+        "assignee": assignee,
+        "state": state,
+        "key_results": list(key_results),
+    }
     _check_initiative(organisation, data)
     initiative = Initiative.objects.create(
-        organisation=organisation, title=title.strip(), owner_unit=owner_unit, assignee=assignee,
-        state=state, due=due, description=description,
+        organisation=organisation,
+        title=title.strip(),
+        owner_unit=owner_unit,
+        assignee=assignee,
+        state=state,
+        due=due,
+        description=description,
     )
     initiative.key_results.set(data["key_results"])
-    event_record(organisation=organisation, actor=actor, verb="initiative.created", obj=initiative,
-                 after=_initiative_snapshot(initiative))
+    event_record(
+        organisation=organisation,
+        actor=actor,
+        verb="initiative.created",
+        obj=initiative,
+        after=_initiative_snapshot(initiative),
+    )
     return initiative
 
 
 @transaction.atomic
 def initiative_update(
-    *, initiative: Initiative, actor: Person | None, key_results: Iterable[KeyResult] | None = None,
+    *,
+    initiative: Initiative,
+    actor: Person | None,
+    key_results: Iterable[KeyResult] | None = None,
     **changes: Any,
 ) -> Initiative:
     """Edit an initiative; `key_results`, when given, replaces the linked KRs."""
@@ -550,7 +757,10 @@ def initiative_update(
     for field in changes:
         if field not in allowed:
             raise ValidationFailed.on(field, "cannot be changed")
-    data = {f: changes.get(f, getattr(initiative, f)) for f in ("title", "owner_unit", "assignee", "state")}
+    data = {
+        f: changes.get(f, getattr(initiative, f))
+        for f in ("title", "owner_unit", "assignee", "state")
+    }
     data["key_results"] = list(key_results) if key_results is not None else []
     _check_initiative(initiative.organisation, data)
     before = _initiative_snapshot(initiative)
@@ -559,8 +769,14 @@ def initiative_update(
     initiative.save()
     if key_results is not None:
         initiative.key_results.set(data["key_results"])
-    event_record(organisation=initiative.organisation, actor=actor, verb="initiative.updated",
-                 obj=initiative, before=before, after=_initiative_snapshot(initiative))
+    event_record(
+        organisation=initiative.organisation,
+        actor=actor,
+        verb="initiative.updated",
+        obj=initiative,
+        before=before,
+        after=_initiative_snapshot(initiative),
+    )
     return initiative
 
 
@@ -570,8 +786,14 @@ def initiative_archive(*, initiative: Initiative, actor: Person | None) -> Initi
     before = _initiative_snapshot(initiative)
     initiative.archived_at = timezone.now()
     initiative.save(update_fields=["archived_at", "updated_at"])
-    event_record(organisation=initiative.organisation, actor=actor, verb="initiative.archived",
-                 obj=initiative, before=before, after=_initiative_snapshot(initiative))
+    event_record(
+        organisation=initiative.organisation,
+        actor=actor,
+        verb="initiative.archived",
+        obj=initiative,
+        before=before,
+        after=_initiative_snapshot(initiative),
+    )
     return initiative
 
 
@@ -597,20 +819,40 @@ def _kpi_snapshot(kpi: KPI) -> dict[str, Any]:
 
 @transaction.atomic
 def kpi_create(
-    *, organisation: Organisation, actor: Person | None, name: str, measure: str = "",
-    healthy_min: float | None = None, healthy_max: float | None = None,
-    owner_units: Sequence[Unit] = (), key: str | None = None,
+    *,
+    organisation: Organisation,
+    actor: Person | None,
+    name: str,
+    measure: str = "",
+    healthy_min: float | None = None,
+    healthy_max: float | None = None,
+    owner_units: Sequence[Unit] = (),
+    key: str | None = None,
 ) -> KPI:
     """Create a KPI, owned jointly by the given units."""
-    data = {"name": name, "healthy_min": healthy_min, "healthy_max": healthy_max,
-            "owner_units": list(owner_units)}
+    data = {
+        "name": name,
+        "healthy_min": healthy_min,
+        "healthy_max": healthy_max,
+        "owner_units": list(owner_units),
+    }
     _check_kpi(organisation, data)
     kpi = KPI.objects.create(
-        organisation=organisation, key=_key(KPI, organisation, key, name), name=name.strip(),
-        measure=measure, healthy_min=healthy_min, healthy_max=healthy_max,
+        organisation=organisation,
+        key=_key(KPI, organisation, key, name),
+        name=name.strip(),
+        measure=measure,
+        healthy_min=healthy_min,
+        healthy_max=healthy_max,
     )
     kpi.owner_units.set(data["owner_units"])
-    event_record(organisation=organisation, actor=actor, verb="kpi.created", obj=kpi, after=_kpi_snapshot(kpi))
+    event_record(
+        organisation=organisation,
+        actor=actor,
+        verb="kpi.created",
+        obj=kpi,
+        after=_kpi_snapshot(kpi),
+    )
     return kpi
 
 
@@ -634,8 +876,14 @@ def kpi_update(
     kpi.save()
     if owner_units is not None:
         kpi.owner_units.set(data["owner_units"])
-    event_record(organisation=kpi.organisation, actor=actor, verb="kpi.updated", obj=kpi,
-                 before=before, after=_kpi_snapshot(kpi))
+    event_record(
+        organisation=kpi.organisation,
+        actor=actor,
+        verb="kpi.updated",
+        obj=kpi,
+        before=before,
+        after=_kpi_snapshot(kpi),
+    )
     return kpi
 
 
@@ -645,8 +893,14 @@ def kpi_archive(*, kpi: KPI, actor: Person | None) -> KPI:
     before = _kpi_snapshot(kpi)
     kpi.archived_at = timezone.now()
     kpi.save(update_fields=["archived_at"])
-    event_record(organisation=kpi.organisation, actor=actor, verb="kpi.archived", obj=kpi,
-                 before=before, after=_kpi_snapshot(kpi))
+    event_record(
+        organisation=kpi.organisation,
+        actor=actor,
+        verb="kpi.archived",
+        obj=kpi,
+        before=before,
+        after=_kpi_snapshot(kpi),
+    )
     return kpi
 
 
@@ -661,15 +915,25 @@ def kpi_point_record(
     if at > now + CLOCK_SKEW:
         raise ValidationFailed.on("at", "must not be in the future")
     point = KPIDataPoint.objects.create(kpi=kpi, at=at, value=value)
-    event_record(organisation=kpi.organisation, actor=actor, verb="kpi.point_recorded", obj=kpi,
-                 after={"at": at.isoformat(), "value": value})
+    event_record(
+        organisation=kpi.organisation,
+        actor=actor,
+        verb="kpi.point_recorded",
+        obj=kpi,
+        after={"at": at.isoformat(), "value": value},
+    )
     tz = org_tz(kpi.organisation)
     followers = kpi.key_results.filter(archived_at__isnull=True).select_related("objective__cycle")
     for kr in followers:
         start, end = cycle_window(kr.objective.cycle, tz)
         if start <= at < end and kr.objective.state != Objective.State.CLOSED:
             checkin_record(
-                key_result=kr, actor=actor, value=value, confidence=kr.last_confidence or 5,
-                note=f"From KPI {kpi.name}", at=at, source=CheckIn.Source.KPI,
+                key_result=kr,
+                actor=actor,
+                value=value,
+                confidence=kr.last_confidence or 5,
+                note=f"From KPI {kpi.name}",
+                at=at,
+                source=CheckIn.Source.KPI,
             )
     return point

@@ -110,19 +110,27 @@ class PersonFilters(Schema):
 
 def _unit_out(u: Unit) -> dict[str, Any]:
     return {
-        "id": u.pk, "key": u.key, "name": u.name, "kind": u.kind, "parent_id": u.parent_id,
-        "weekly_capacity": u.weekly_capacity, "capacity_unit": u.capacity_unit,
-        "archived": u.archived_at is not None, "archived_at": u.archived_at,
+        "id": u.pk,
+        "key": u.key,
+        "name": u.name,
+        "kind": u.kind,
+        "parent_id": u.parent_id,
+        "weekly_capacity": u.weekly_capacity,
+        "capacity_unit": u.capacity_unit,
+        "archived": u.archived_at is not None,
+        "archived_at": u.archived_at,
     }
 
 
 def _person_out(p: Person) -> dict[str, Any]:
     return {
-        "id": p.pk, "name": p.name, "email": p.email, "is_org_admin": p.is_org_admin,
+        "id": p.pk,
+        "name": p.name,
+        "email": p.email,
+        "is_org_admin": p.is_org_admin,
         "memberships": [{"unit_id": m.unit_id, "role": m.role} for m in p.memberships.all()],
         "archived": p.archived_at is not None,
     }
-
 
 
 @router.get("/organisation", response={200: OrganisationOut, **ERRORS})
@@ -133,7 +141,9 @@ def organisation_get(request: HttpRequest) -> Organisation:
 @router.patch("/organisation", response={200: OrganisationOut, **ERRORS})
 def organisation_patch(request: HttpRequest, payload: OrganisationPatch) -> Organisation:
     me = current_person(request)
-    return services.organisation_update(organisation=me.organisation, actor=me, **sent_fields(payload))
+    return services.organisation_update(
+        organisation=me.organisation, actor=me, **sent_fields(payload)
+    )
 
 
 @router.get("/units", response={200: Page[UnitOut], **ERRORS})
@@ -171,7 +181,9 @@ def unit_patch(request: HttpRequest, unit_id: int, payload: UnitPatch) -> dict[s
     unit = access_unit(me, unit_id)
     changes = sent_fields(payload)
     if "parent_id" in changes:
-        changes["parent"] = resolve_in_org(Unit, me.organisation, changes.pop("parent_id"), "parent_id")
+        changes["parent"] = resolve_in_org(
+            Unit, me.organisation, changes.pop("parent_id"), "parent_id"
+        )
     return _unit_out(services.unit_update(unit=unit, actor=me, **changes))
 
 
@@ -204,7 +216,9 @@ def person_create(request: HttpRequest, payload: PersonIn) -> tuple[int, dict[st
     me = current_person(request)
     data = payload.model_dump()
     memberships = _memberships(me, data.pop("memberships"))
-    person = services.person_create(organisation=me.organisation, actor=me, memberships=memberships, **data)
+    person = services.person_create(
+        organisation=me.organisation, actor=me, memberships=memberships, **data
+    )
     return 201, _person_out(person)
 
 
@@ -220,7 +234,9 @@ def person_patch(request: HttpRequest, person_id: int, payload: PersonPatch) -> 
     changes = sent_fields(payload)
     memberships = changes.pop("memberships", None)
     person = services.person_update(
-        person=person, actor=me, memberships=None if memberships is None else _memberships(me, memberships),
+        person=person,
+        actor=me,
+        memberships=None if memberships is None else _memberships(me, memberships),
         **changes,
     )
     return _person_out(person)

@@ -77,9 +77,7 @@ class Unit(models.Model):
 class Person(models.Model):
     """Someone in the organisation; may or may not have a login."""
 
-    organisation = models.ForeignKey(
-        Organisation, on_delete=models.CASCADE, related_name="people"
-    )
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="people")
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -116,6 +114,7 @@ class Membership(models.Model):
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["person", "unit"], name="membership_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["person", "unit"], name="membership_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.person_id} is {self.role} of {self.unit_id}"

@@ -46,7 +46,11 @@ def _check_unit_fields(organisation: Organisation, unit: Unit | None, data: dict
 
 @transaction.atomic
 def organisation_create(
-    *, slug: str, name: str, timezone_name: str = "UTC", on_track_margin: float = 0.10,
+    *,
+    slug: str,
+    name: str,
+    timezone_name: str = "UTC",
+    on_track_margin: float = 0.10,
     at_risk_margin: float = 0.25,
 ) -> Organisation:
     """Create a tenant."""
@@ -55,17 +59,26 @@ def organisation_create(
     if Organisation.objects.filter(slug=slug).exists():
         raise ValidationFailed.on("slug", f"{slug!r} is already used")
     if not (0 <= on_track_margin <= at_risk_margin <= 1):
-        raise ValidationFailed.on("at_risk_margin", "need 0 <= on_track_margin <= at_risk_margin <= 1")
+        raise ValidationFailed.on(
+            "at_risk_margin", "need 0 <= on_track_margin <= at_risk_margin <= 1"
+        )
     org = Organisation.objects.create(
-        slug=slug, name=name, timezone=timezone_name,
-        on_track_margin=on_track_margin, at_risk_margin=at_risk_margin,
+        slug=slug,
+        name=name,
+        timezone=timezone_name,
+        on_track_margin=on_track_margin,
+        at_risk_margin=at_risk_margin,
     )
-    event_record(organisation=org, actor=None, verb="organisation.created", obj=org, after=snapshot(org))
+    event_record(
+        organisation=org, actor=None, verb="organisation.created", obj=org, after=snapshot(org)
+    )
     return org
 
 
 @transaction.atomic
-def organisation_update(*, organisation: Organisation, actor: Person | None, **changes: Any) -> Organisation:
+def organisation_update(
+    *, organisation: Organisation, actor: Person | None, **changes: Any
+) -> Organisation:
     """Change the organisation's name, time zone or pace margins."""
     before = snapshot(organisation)
     allowed = {"name", "timezone", "on_track_margin", "at_risk_margin"}
@@ -74,27 +87,48 @@ def organisation_update(*, organisation: Organisation, actor: Person | None, **c
             raise ValidationFailed.on(field, "cannot be changed")
         setattr(organisation, field, value)
     if not (0 <= organisation.on_track_margin <= organisation.at_risk_margin <= 1):
-        raise ValidationFailed.on("at_risk_margin", "need 0 <= on_track_margin <= at_risk_margin <= 1")
+        raise ValidationFailed.on(
+            "at_risk_margin", "need 0 <= on_track_margin <= at_risk_margin <= 1"
+        )
     organisation.save()
-    event_record(organisation=organisation, actor=actor, verb="organisation.updated",
-                 obj=organisation, before=before, after=snapshot(organisation))
+    event_record(
+        organisation=organisation,
+        actor=actor,
+        verb="organisation.updated",
+        obj=organisation,
+        before=before,
+        after=snapshot(organisation),
+    )
     return organisation
 
 
 @transaction.atomic
 def unit_create(
-    *, organisation: Organisation, actor: Person | None, name: str, key: str | None = None,
-    kind: str = Unit.Kind.TEAM, parent: Unit | None = None, weekly_capacity: float | None = None,
+    *,
+    organisation: Organisation,
+    actor: Person | None,
+    name: str,
+    key: str | None = None,
+    kind: str = Unit.Kind.TEAM,
+    parent: Unit | None = None,
+    weekly_capacity: float | None = None,
     capacity_unit: str = Unit.CapacityUnit.HOURS,
 ) -> Unit:
     """Add a unit to the org tree."""
-    data = {"name": name, "kind": kind, "parent": parent, "weekly_capacity": weekly_capacity,
-            "capacity_unit": capacity_unit}
+    data = {
+        "name": name,
+        "kind": kind,
+        "parent": parent,
+        "weekly_capacity": weekly_capacity,
+        "capacity_unit": capacity_unit,
+    }
     _check_unit_fields(organisation, None, data)
     key = key or unique_key(Unit, organisation.pk, name)
     _check_key(Unit, organisation, key, None)
     unit = Unit.objects.create(organisation=organisation, key=key, **data)
-    event_record(organisation=organisation, actor=actor, verb="unit.created", obj=unit, after=snapshot(unit))
+    event_record(
+        organisation=organisation, actor=actor, verb="unit.created", obj=unit, after=snapshot(unit)
+    )
     return unit
 
 
@@ -111,8 +145,14 @@ def unit_update(*, unit: Unit, actor: Person | None, **changes: Any) -> Unit:
     for field, value in changes.items():
         setattr(unit, field, value)
     unit.save()
-    event_record(organisation=unit.organisation, actor=actor, verb="unit.updated", obj=unit,
-                 before=before, after=snapshot(unit))
+    event_record(
+        organisation=unit.organisation,
+        actor=actor,
+        verb="unit.updated",
+        obj=unit,
+        before=before,
+        after=snapshot(unit),
+    )
     return unit
 
 
@@ -124,12 +164,20 @@ def unit_archive(*, unit: Unit, actor: Person | None) -> Unit:
     before = snapshot(unit)
     unit.archived_at = timezone.now()
     unit.save(update_fields=["archived_at", "updated_at"])
-    event_record(organisation=unit.organisation, actor=actor, verb="unit.archived", obj=unit,
-                 before=before, after=snapshot(unit))
+    event_record(
+        organisation=unit.organisation,
+        actor=actor,
+        verb="unit.archived",
+        obj=unit,
+        before=before,
+        after=snapshot(unit),
+    )
     return unit
 
 
-def _check_person_fields(organisation: Organisation, person: Person | None, data: dict[str, Any]) -> None:
+def _check_person_fields(
+    organisation: Organisation, person: Person | None, data: dict[str, Any]
+) -> None:
     if "name" in data and not str(data["name"]).strip():
         raise ValidationFailed.on("name", "must not be empty")
     if "email" in data:
@@ -146,8 +194,13 @@ def _check_person_fields(organisation: Organisation, person: Person | None, data
 
 @transaction.atomic
 def person_create(
-    *, organisation: Organisation, actor: Person | None, name: str, email: str,
-    is_org_admin: bool = False, memberships: list[tuple[Unit, str]] = (),  # type: ignore[assignment]
+    *,
+    organisation: Organisation,
+    actor: Person | None,
+    name: str,
+    email: str,
+    is_org_admin: bool = False,
+    memberships: list[tuple[Unit, str]] = (),  # type: ignore[assignment]
 ) -> Person:
     """Add a person, with their memberships."""
     data: dict[str, Any] = {"name": name, "email": email, "is_org_admin": is_org_admin}
@@ -155,14 +208,22 @@ def person_create(
     person = Person.objects.create(organisation=organisation, **data)
     for unit, role in memberships:
         _membership_put(person, unit, role)
-    event_record(organisation=organisation, actor=actor, verb="person.created", obj=person,
-                 after={**snapshot(person), "memberships": _membership_list(person)})
+    event_record(
+        organisation=organisation,
+        actor=actor,
+        verb="person.created",
+        obj=person,
+        after={**snapshot(person), "memberships": _membership_list(person)},
+    )
     return person
 
 
 @transaction.atomic
 def person_update(
-    *, person: Person, actor: Person | None, memberships: list[tuple[Unit, str]] | None = None,
+    *,
+    person: Person,
+    actor: Person | None,
+    memberships: list[tuple[Unit, str]] | None = None,
     **changes: Any,
 ) -> Person:
     """Change a person's details; `memberships`, when given, replaces them all."""
@@ -178,8 +239,14 @@ def person_update(
         person.memberships.all().delete()
         for unit, role in memberships:
             _membership_put(person, unit, role)
-    event_record(organisation=person.organisation, actor=actor, verb="person.updated", obj=person,
-                 before=before, after={**snapshot(person), "memberships": _membership_list(person)})
+    event_record(
+        organisation=person.organisation,
+        actor=actor,
+        verb="person.updated",
+        obj=person,
+        before=before,
+        after={**snapshot(person), "memberships": _membership_list(person)},
+    )
     return person
 
 
@@ -190,8 +257,14 @@ def person_archive(*, person: Person, actor: Person | None) -> Person:
     person.archived_at = timezone.now()
     person.save(update_fields=["archived_at", "updated_at"])
     person.memberships.all().delete()
-    event_record(organisation=person.organisation, actor=actor, verb="person.archived", obj=person,
-                 before=before, after={**snapshot(person), "memberships": []})
+    event_record(
+        organisation=person.organisation,
+        actor=actor,
+        verb="person.archived",
+        obj=person,
+        before=before,
+        after={**snapshot(person), "memberships": []},
+    )
     return person
 
 

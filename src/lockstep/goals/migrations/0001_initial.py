@@ -5,249 +5,589 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('org', '0001_initial'),
+        ("org", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Cycle',
+            name="Cycle",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.SlugField(max_length=100)),
-                ('name', models.CharField(max_length=200)),
-                ('kind', models.CharField(choices=[('year', 'Year'), ('quarter', 'Quarter'), ('month', 'Month'), ('two_weeks', 'Two Weeks'), ('week', 'Week'), ('custom', 'Custom')], max_length=20)),
-                ('start', models.DateField()),
-                ('end', models.DateField()),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='cycles', to='org.organisation')),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='goals.cycle')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.SlugField(max_length=100)),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("year", "Year"),
+                            ("quarter", "Quarter"),
+                            ("month", "Month"),
+                            ("two_weeks", "Two Weeks"),
+                            ("week", "Week"),
+                            ("custom", "Custom"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("start", models.DateField()),
+                ("end", models.DateField()),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="cycles",
+                        to="org.organisation",
+                    ),
+                ),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="children",
+                        to="goals.cycle",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['start', 'key'],
+                "ordering": ["start", "key"],
             },
         ),
         migrations.CreateModel(
-            name='KeyResult',
+            name="KeyResult",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.SlugField(max_length=100)),
-                ('title', models.CharField(max_length=300)),
-                ('kind', models.CharField(choices=[('increase', 'increase'), ('decrease', 'decrease'), ('at_least', 'at_least'), ('at_most', 'at_most'), ('milestone', 'milestone')], max_length=10)),
-                ('start', models.FloatField(default=0)),
-                ('target', models.FloatField()),
-                ('measure', models.CharField(blank=True, max_length=50)),
-                ('steps', models.JSONField(blank=True, default=list)),
-                ('weight', models.FloatField(default=1.0)),
-                ('due', models.DateField(blank=True, null=True)),
-                ('commitment', models.CharField(choices=[('committed', 'committed'), ('aspirational', 'aspirational')], default='committed', max_length=12)),
-                ('cadence_days', models.PositiveSmallIntegerField(default=7)),
-                ('current_value', models.FloatField(blank=True, null=True)),
-                ('last_checkin_at', models.DateTimeField(blank=True, null=True)),
-                ('last_confidence', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('checkin_count', models.PositiveIntegerField(default=0)),
-                ('archived_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('co_owners', models.ManyToManyField(blank=True, related_name='co_owned_key_results', to='org.unit')),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='key_results', to='org.organisation')),
-                ('owner_person', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='key_results', to='org.person')),
-                ('owner_unit', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='owned_key_results', to='org.unit')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.SlugField(max_length=100)),
+                ("title", models.CharField(max_length=300)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("increase", "increase"),
+                            ("decrease", "decrease"),
+                            ("at_least", "at_least"),
+                            ("at_most", "at_most"),
+                            ("milestone", "milestone"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("start", models.FloatField(default=0)),
+                ("target", models.FloatField()),
+                ("measure", models.CharField(blank=True, max_length=50)),
+                ("steps", models.JSONField(blank=True, default=list)),
+                ("weight", models.FloatField(default=1.0)),
+                ("due", models.DateField(blank=True, null=True)),
+                (
+                    "commitment",
+                    models.CharField(
+                        choices=[("committed", "committed"), ("aspirational", "aspirational")],
+                        default="committed",
+                        max_length=12,
+                    ),
+                ),
+                ("cadence_days", models.PositiveSmallIntegerField(default=7)),
+                ("current_value", models.FloatField(blank=True, null=True)),
+                ("last_checkin_at", models.DateTimeField(blank=True, null=True)),
+                ("last_confidence", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("checkin_count", models.PositiveIntegerField(default=0)),
+                ("archived_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "co_owners",
+                    models.ManyToManyField(
+                        blank=True, related_name="co_owned_key_results", to="org.unit"
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="key_results",
+                        to="org.organisation",
+                    ),
+                ),
+                (
+                    "owner_person",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="key_results",
+                        to="org.person",
+                    ),
+                ),
+                (
+                    "owner_unit",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="owned_key_results",
+                        to="org.unit",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['key'],
+                "ordering": ["key"],
             },
         ),
         migrations.CreateModel(
-            name='Initiative',
+            name="Initiative",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=300)),
-                ('description', models.TextField(blank=True)),
-                ('state', models.CharField(choices=[('planned', 'Planned'), ('in_progress', 'In Progress'), ('blocked', 'Blocked'), ('done', 'Done'), ('cancelled', 'Cancelled')], default='planned', max_length=12)),
-                ('due', models.DateField(blank=True, null=True)),
-                ('archived_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('assignee', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='initiatives', to='org.person')),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='initiatives', to='org.organisation')),
-                ('owner_unit', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='initiatives', to='org.unit')),
-                ('key_results', models.ManyToManyField(blank=True, related_name='initiatives', to='goals.keyresult')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("title", models.CharField(max_length=300)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("planned", "Planned"),
+                            ("in_progress", "In Progress"),
+                            ("blocked", "Blocked"),
+                            ("done", "Done"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="planned",
+                        max_length=12,
+                    ),
+                ),
+                ("due", models.DateField(blank=True, null=True)),
+                ("archived_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "assignee",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="initiatives",
+                        to="org.person",
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="initiatives",
+                        to="org.organisation",
+                    ),
+                ),
+                (
+                    "owner_unit",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="initiatives",
+                        to="org.unit",
+                    ),
+                ),
+                (
+                    "key_results",
+                    models.ManyToManyField(
+                        blank=True, related_name="initiatives", to="goals.keyresult"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['due', 'id'],
+                "ordering": ["due", "id"],
             },
         ),
         migrations.CreateModel(
-            name='CheckIn',
+            name="CheckIn",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField()),
-                ('value', models.FloatField()),
-                ('steps_done', models.JSONField(blank=True, null=True)),
-                ('confidence', models.PositiveSmallIntegerField()),
-                ('note', models.TextField(blank=True)),
-                ('blockers', models.TextField(blank=True)),
-                ('source', models.CharField(choices=[('web', 'Web'), ('api', 'Api'), ('cli', 'Cli'), ('import', 'Import'), ('kpi', 'Kpi'), ('demo', 'Demo')], default='web', max_length=10)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('author', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='checkins', to='org.person')),
-                ('blocking_unit', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='blocking_checkins', to='org.unit')),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='checkins', to='org.organisation')),
-                ('key_result', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='checkins', to='goals.keyresult')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField()),
+                ("value", models.FloatField()),
+                ("steps_done", models.JSONField(blank=True, null=True)),
+                ("confidence", models.PositiveSmallIntegerField()),
+                ("note", models.TextField(blank=True)),
+                ("blockers", models.TextField(blank=True)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("web", "Web"),
+                            ("api", "Api"),
+                            ("cli", "Cli"),
+                            ("import", "Import"),
+                            ("kpi", "Kpi"),
+                            ("demo", "Demo"),
+                        ],
+                        default="web",
+                        max_length=10,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "author",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="checkins",
+                        to="org.person",
+                    ),
+                ),
+                (
+                    "blocking_unit",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="blocking_checkins",
+                        to="org.unit",
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="checkins",
+                        to="org.organisation",
+                    ),
+                ),
+                (
+                    "key_result",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="checkins",
+                        to="goals.keyresult",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['at', 'id'],
+                "ordering": ["at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='KPI',
+            name="KPI",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.SlugField(max_length=100)),
-                ('name', models.CharField(max_length=200)),
-                ('measure', models.CharField(blank=True, max_length=50)),
-                ('healthy_min', models.FloatField(blank=True, null=True)),
-                ('healthy_max', models.FloatField(blank=True, null=True)),
-                ('archived_at', models.DateTimeField(blank=True, null=True)),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='kpis', to='org.organisation')),
-                ('owner_units', models.ManyToManyField(blank=True, related_name='kpis', to='org.unit')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.SlugField(max_length=100)),
+                ("name", models.CharField(max_length=200)),
+                ("measure", models.CharField(blank=True, max_length=50)),
+                ("healthy_min", models.FloatField(blank=True, null=True)),
+                ("healthy_max", models.FloatField(blank=True, null=True)),
+                ("archived_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="kpis",
+                        to="org.organisation",
+                    ),
+                ),
+                (
+                    "owner_units",
+                    models.ManyToManyField(blank=True, related_name="kpis", to="org.unit"),
+                ),
             ],
             options={
-                'ordering': ['key'],
+                "ordering": ["key"],
             },
         ),
         migrations.AddField(
-            model_name='keyresult',
-            name='kpi',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='key_results', to='goals.kpi'),
+            model_name="keyresult",
+            name="kpi",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="key_results",
+                to="goals.kpi",
+            ),
         ),
         migrations.CreateModel(
-            name='KPIDataPoint',
+            name="KPIDataPoint",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField()),
-                ('value', models.FloatField()),
-                ('kpi', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='points', to='goals.kpi')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField()),
+                ("value", models.FloatField()),
+                (
+                    "kpi",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="points",
+                        to="goals.kpi",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['at', 'id'],
+                "ordering": ["at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Objective',
+            name="Objective",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.SlugField(max_length=100)),
-                ('title', models.CharField(max_length=300)),
-                ('description', models.TextField(blank=True)),
-                ('level', models.CharField(choices=[('company', 'Company'), ('shared', 'Shared'), ('unit', 'Unit')], default='unit', max_length=10)),
-                ('state', models.CharField(choices=[('draft', 'Draft'), ('published', 'Published'), ('closed', 'Closed')], default='published', max_length=10)),
-                ('archived_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('cycle', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='objectives', to='goals.cycle')),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='objectives', to='org.organisation')),
-                ('owner_unit', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='owned_objectives', to='org.unit')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.SlugField(max_length=100)),
+                ("title", models.CharField(max_length=300)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "level",
+                    models.CharField(
+                        choices=[("company", "Company"), ("shared", "Shared"), ("unit", "Unit")],
+                        default="unit",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("published", "Published"),
+                            ("closed", "Closed"),
+                        ],
+                        default="published",
+                        max_length=10,
+                    ),
+                ),
+                ("archived_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "cycle",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="objectives",
+                        to="goals.cycle",
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="objectives",
+                        to="org.organisation",
+                    ),
+                ),
+                (
+                    "owner_unit",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="owned_objectives",
+                        to="org.unit",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['key'],
+                "ordering": ["key"],
             },
         ),
         migrations.AddField(
-            model_name='keyresult',
-            name='objective',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='key_results', to='goals.objective'),
+            model_name="keyresult",
+            name="objective",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="key_results",
+                to="goals.objective",
+            ),
         ),
         migrations.CreateModel(
-            name='ContributionLink',
+            name="ContributionLink",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('weight', models.FloatField(default=1.0)),
-                ('child', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='parent_links', to='goals.objective')),
-                ('parent', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='child_links', to='goals.objective')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("weight", models.FloatField(default=1.0)),
+                (
+                    "child",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="parent_links",
+                        to="goals.objective",
+                    ),
+                ),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="child_links",
+                        to="goals.objective",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ObjectiveContributor',
+            name="ObjectiveContributor",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('objective', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='goals.objective')),
-                ('unit', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='org.unit')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "objective",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="goals.objective"
+                    ),
+                ),
+                (
+                    "unit",
+                    models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to="org.unit"),
+                ),
             ],
         ),
         migrations.AddField(
-            model_name='objective',
-            name='contributors',
-            field=models.ManyToManyField(blank=True, related_name='shared_objectives', through='goals.ObjectiveContributor', to='org.unit'),
+            model_name="objective",
+            name="contributors",
+            field=models.ManyToManyField(
+                blank=True,
+                related_name="shared_objectives",
+                through="goals.ObjectiveContributor",
+                to="org.unit",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='cycle',
-            constraint=models.UniqueConstraint(fields=('organisation', 'key'), name='cycle_key_unique'),
+            model_name="cycle",
+            constraint=models.UniqueConstraint(
+                fields=("organisation", "key"), name="cycle_key_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='cycle',
-            constraint=models.CheckConstraint(condition=models.Q(('start__lte', models.F('end'))), name='cycle_start_before_end'),
+            model_name="cycle",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("start__lte", models.F("end"))), name="cycle_start_before_end"
+            ),
         ),
         migrations.AddIndex(
-            model_name='checkin',
-            index=models.Index(fields=['key_result', 'at'], name='goals_check_key_res_8c92ff_idx'),
+            model_name="checkin",
+            index=models.Index(fields=["key_result", "at"], name="goals_check_key_res_8c92ff_idx"),
         ),
         migrations.AddConstraint(
-            model_name='checkin',
-            constraint=models.CheckConstraint(condition=models.Q(('confidence__gte', 1), ('confidence__lte', 10)), name='checkin_confidence_1_10'),
+            model_name="checkin",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("confidence__gte", 1), ("confidence__lte", 10)),
+                name="checkin_confidence_1_10",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='kpi',
-            constraint=models.UniqueConstraint(fields=('organisation', 'key'), name='kpi_key_unique'),
+            model_name="kpi",
+            constraint=models.UniqueConstraint(
+                fields=("organisation", "key"), name="kpi_key_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='kpi',
-            constraint=models.CheckConstraint(condition=models.Q(('healthy_min__isnull', True), ('healthy_max__isnull', True), ('healthy_min__lte', models.F('healthy_max')), _connector='OR'), name='kpi_healthy_range_ordered'),
+            model_name="kpi",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("healthy_min__isnull", True),
+                    ("healthy_max__isnull", True),
+                    ("healthy_min__lte", models.F("healthy_max")),
+                    _connector="OR",
+                ),
+                name="kpi_healthy_range_ordered",
+            ),
         ),
         migrations.AddIndex(
-            model_name='kpidatapoint',
-            index=models.Index(fields=['kpi', 'at'], name='goals_kpida_kpi_id_51e97c_idx'),
+            model_name="kpidatapoint",
+            index=models.Index(fields=["kpi", "at"], name="goals_kpida_kpi_id_51e97c_idx"),
         ),
         migrations.AddIndex(
-            model_name='keyresult',
-            index=models.Index(fields=['organisation', 'owner_unit'], name='goals_keyre_organis_196560_idx'),
+            model_name="keyresult",
+            index=models.Index(
+                fields=["organisation", "owner_unit"], name="goals_keyre_organis_196560_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='keyresult',
-            constraint=models.UniqueConstraint(fields=('organisation', 'key'), name='kr_key_unique'),
+            model_name="keyresult",
+            constraint=models.UniqueConstraint(
+                fields=("organisation", "key"), name="kr_key_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='keyresult',
-            constraint=models.CheckConstraint(condition=models.Q(('weight__gt', 0)), name='kr_weight_positive'),
+            model_name="keyresult",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("weight__gt", 0)), name="kr_weight_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='keyresult',
-            constraint=models.CheckConstraint(condition=models.Q(('cadence_days__gte', 1)), name='kr_cadence_positive'),
+            model_name="keyresult",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("cadence_days__gte", 1)), name="kr_cadence_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='contributionlink',
-            constraint=models.UniqueConstraint(fields=('child', 'parent'), name='link_unique'),
+            model_name="contributionlink",
+            constraint=models.UniqueConstraint(fields=("child", "parent"), name="link_unique"),
         ),
         migrations.AddConstraint(
-            model_name='contributionlink',
-            constraint=models.CheckConstraint(condition=models.Q(('child', models.F('parent')), _negated=True), name='link_not_self'),
+            model_name="contributionlink",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("child", models.F("parent")), _negated=True),
+                name="link_not_self",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='contributionlink',
-            constraint=models.CheckConstraint(condition=models.Q(('weight__gt', 0)), name='link_weight_positive'),
+            model_name="contributionlink",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("weight__gt", 0)), name="link_weight_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='objectivecontributor',
-            constraint=models.UniqueConstraint(fields=('objective', 'unit'), name='contributor_unique'),
+            model_name="objectivecontributor",
+            constraint=models.UniqueConstraint(
+                fields=("objective", "unit"), name="contributor_unique"
+            ),
         ),
         migrations.AddIndex(
-            model_name='objective',
-            index=models.Index(fields=['organisation', 'cycle'], name='goals_objec_organis_b869b5_idx'),
+            model_name="objective",
+            index=models.Index(
+                fields=["organisation", "cycle"], name="goals_objec_organis_b869b5_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='objective',
-            constraint=models.UniqueConstraint(fields=('organisation', 'key'), name='objective_key_unique'),
+            model_name="objective",
+            constraint=models.UniqueConstraint(
+                fields=("organisation", "key"), name="objective_key_unique"
+            ),
         ),
     ]
