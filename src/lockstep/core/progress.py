@@ -43,6 +43,8 @@ class Grade(StrEnum):
 # Worse statuses sort later; an objective takes the worst of its KRs.
 _SEVERITY = {Status.ON_TRACK: 0, Status.AT_RISK: 1, Status.OFF_TRACK: 2}
 
+_JUST_BELOW_ONE = math.nextafter(1.0, 0.0)
+
 
 @dataclass(frozen=True)
 class Margins:
@@ -65,11 +67,12 @@ def clamp01(x: float) -> float:
 
 def target_is_valid(kind: KRKind, start: float, target: float) -> bool:
     """Whether start and target define a measurable KR of this kind."""
-    if kind is KRKind.INCREASE:
+    # `==` rather than `is`: a kind read from the database is a plain string.
+    if kind == KRKind.INCREASE:
         return target > start
-    if kind is KRKind.DECREASE:
+    if kind == KRKind.DECREASE:
         return target < start
-    if kind is KRKind.MILESTONE:
+    if kind == KRKind.MILESTONE:
         return target > 0 and start == 0
     return True
 
@@ -83,20 +86,35 @@ def kr_progress(kind: KRKind, start: float, target: float, current: float | None
     v = start if current is None else current
     if kind in (KRKind.INCREASE, KRKind.DECREASE, KRKind.MILESTONE):
         if target == start:
-            return 1.0 if kind is not KRKind.MILESTONE and v == target else 0.0
-        return clamp01((v - start) / (target - start))
-    if kind is KRKind.AT_LEAST:
+            return 1.0 if kind != KRKind.MILESTONE and v == target else 0.0
+        return _share_of_way(start, target, v)
+    if kind == KRKind.AT_LEAST:
         if v >= target:
             return 1.0
         if target <= 0:
             return 0.0
         return clamp01(v / target)
-    if kind is KRKind.AT_MOST:
+    if kind == KRKind.AT_MOST:
         if v <= target:
             return 1.0
         # v > target here; with target >= 0 this is the share of the way the value is over.
         return clamp01(target / v) if v > 0 else 0.0
     raise ValueError(f"unknown KR kind {kind!r}")
+
+
+def _share_of_way(start: float, target: float, v: float) -> float:
+    """(v - start) / (target - start) in [0, 1], and 1 only once the target is reached."""
+    reached = v >= target if target > start else v <= target
+    if reached:
+        return 1.0
+    done, span = v - start, target - start
+    if math.isinf(span):
+        # Huge but finite ends would give inf / inf = NaN; halved, the differences fit.
+        done, span = v / 2 - start / 2, target / 2 - start / 2
+    share = clamp01(done / span)
+    # Rounding can carry a value just short of a far-off target to 1.0, which would
+    # report the KR done; progress 1 must mean the target is reached.
+    return min(share, _JUST_BELOW_ONE)
 
 
 def expected_progress(at: datetime, cycle_start: datetime, due: datetime) -> float:
@@ -152,4 +170,4 @@ def grade(final_progress: float) -> Grade:
 
 def success_threshold(commitment: Commitment) -> float:
     """Progress that counts as success: 1.0 when committed, 0.7 when aspirational."""
-    return 1.0 if commitment is Commitment.COMMITTED else 0.7
+    return 1.0 if commitment == Commitment.COMMITTED else 0.7

@@ -81,7 +81,9 @@ def find_cycle(edges: Iterable[tuple[Key, Key]]) -> list[Key] | None:
     return None
 
 
-def would_create_cycle(links: Iterable[tuple[Key, Key]], child: Key, parent: Key) -> list[Key] | None:
+def would_create_cycle(
+    links: Iterable[tuple[Key, Key]], child: Key, parent: Key
+) -> list[Key] | None:
     """The cycle that adding the link child -> parent would close, or None."""
     return find_cycle([*links, (child, parent)])
 
@@ -98,14 +100,8 @@ def roll_up(
         children[link.parent].append(link)
 
     result: dict[Key, ObjectiveScore] = {}
-    on_path: list[Key] = []
 
-    def visit(obj: Key) -> ObjectiveScore:
-        if obj in result:
-            return result[obj]
-        if obj in on_path:
-            raise ContributionCycleError([*on_path[on_path.index(obj) :], obj])
-        on_path.append(obj)
+    def score(obj: Key) -> ObjectiveScore:
         total = weighted = 0.0
         statuses: list[Status] = []
         for kr in own.get(obj, ()):
@@ -113,19 +109,41 @@ def roll_up(
             weighted += kr.weight * kr.progress
             statuses.append(kr.status)
         for link in children.get(obj, ()):
-            child = visit(link.child)
+            child = result[link.child]
             total += link.weight
             weighted += link.weight * child.progress
             statuses.append(child.status)
-        on_path.pop()
-        score = ObjectiveScore(
+        return ObjectiveScore(
             progress=weighted / total if total > 0 else 0.0, status=combined_status(statuses)
         )
-        result[obj] = score
-        return score
 
-    for obj in objectives:
-        visit(obj)
+    # An explicit stack rather than recursion, so a deep chain of links cannot exhaust
+    # Python's recursion limit; an objective is scored once all its children are.
+    for root in objectives:
+        if root in result:
+            continue
+        path: list[Key] = [root]
+        on_path = {root}
+        stack = [iter(children.get(root, ()))]
+        while stack:
+            edge = next(stack[-1], None)
+            if edge is None:
+                stack.pop()
+                obj = path.pop()
+                on_path.discard(obj)
+                result[obj] = score(obj)
+                continue
+            child = edge.child
+            if child in result:
+                continue
+            if child in on_path:
+                # The path runs parent -> child; report it the way contributions flow
+                # (child -> parent), as find_cycle and would_create_cycle do.
+                loop = [*path[path.index(child) :], child]
+                raise ContributionCycleError(loop[::-1])
+            path.append(child)
+            on_path.add(child)
+            stack.append(iter(children.get(child, ())))
     return result
 
 

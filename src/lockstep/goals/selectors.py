@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -120,6 +121,9 @@ def objective_numbers(
         if kr.owner_unit_id:
             owners.add(kr.owner_unit_id)
         scores.append(KRScore(kr.objective_id, kr.weight, n.progress, n.status, frozenset(owners)))
+    by_objective: dict[int, list[KRScore]] = defaultdict(list)
+    for score in scores:
+        by_objective[int(str(score.objective))].append(score)
     rolled = roll_up(all_ids, scores, [Link(c, p, w) for c, p, w in links])
     tz = org_tz(organisation)
     windows = Objective.objects.filter(pk__in=wanted).values_list(
@@ -130,8 +134,7 @@ def objective_numbers(
         expected = expected_progress(
             at, day_start(start, tz), day_start(end + dt.timedelta(days=1), tz)
         )
-        own = [s for s in scores if s.objective == oid]
-        shares = {int(str(k)): v for k, v in unit_shares(own).items()}
+        shares = {int(str(k)): v for k, v in unit_shares(by_objective.get(oid, [])).items()}
         out[oid] = ObjectiveNumbers(
             progress=rolled[oid].progress,
             expected=expected,

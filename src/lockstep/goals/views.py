@@ -33,9 +33,9 @@ RECENT_ACTIVITY = 10
 FORM_FIELDS = {
     "value": "Value",
     "confidence": "Confidence",
+    "blocking_unit": "Blocked by unit",
     "note": "Note",
     "blockers": "Blockers",
-    "blocking_unit": "Blocked by unit",
 }
 
 VERB_PHRASES = {
