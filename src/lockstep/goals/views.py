@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from dataclasses import dataclass, field
@@ -37,6 +38,9 @@ FORM_FIELDS = {
     "note": "Note",
     "blockers": "Blockers",
 }
+
+# Fields a check-in can fail on that the form has no input for.
+OTHER_FIELDS = {"at": "The check-in time"}
 
 VERB_PHRASES = {
     "checkin.recorded": "checked in on",
@@ -86,6 +90,7 @@ def objective_list(request: HttpRequest, me: Person) -> HttpResponse:
         cycles=cycles,
         running=running,
         cycle_choice=str(cycle_id) if cycle_id is not None else cycle_choice,
+        chosen_cycle=next((c for c in cycles if c.pk == cycle_id), None),
         unit_options=[(u, "\u00a0\u00a0" * depth) for u, depth in units_in_tree_order(units)],
         unit_choice=unit_id,
         filtered_unit=next((u for u in units if u.pk == unit_id), None),
@@ -115,7 +120,7 @@ class CheckinForm:
             if name in FORM_FIELDS and name not in errors:
                 errors[name] = f.message
             else:
-                other.append(f"{f.field}: {f.message}" if f.field else f.message)
+                other.append(f"{OTHER_FIELDS.get(f.field, f.field)} {f.message}")
         if not exc.fields:
             other.append(exc.message)
         return cls(errors=errors, problem="; ".join(other), data=data)
@@ -131,6 +136,10 @@ class CheckinForm:
         return next((f for f in FORM_FIELDS if f in self.errors), "")
 
 
+def _day(d: dt.date) -> str:
+    return f"{d.day} {d:%b %Y}"
+
+
 @dataclass
 class KRCard:
     """A KR as its table row and check-in form show it."""
@@ -139,19 +148,21 @@ class KRCard:
     numbers: selectors.KRNumbers
     recent: list[CheckIn]
     form: CheckinForm
+    today: dt.date
 
     @property
-    def open_for_checkins(self) -> bool:
+    def closed_because(self) -> str:
+        """Why the KR takes no check-in now, in words; empty when it takes one."""
         o = self.kr.objective
-        return (
-            self.kr.archived_at is None
-            and o.archived_at is None
-            and o.state != Objective.State.CLOSED
-        )
-
-    @property
-    def is_milestone(self) -> bool:
-        return self.kr.kind == KRKind.MILESTONE
+        if self.kr.archived_at is not None or o.archived_at is not None:
+            return "it is archived"
+        if o.state == Objective.State.CLOSED:
+            return "the objective is closed"
+        if self.today < o.cycle.start:
+            return f"the cycle starts on {_day(o.cycle.start)}"
+        if self.today > o.cycle.end:
+            return f"the cycle ended on {_day(o.cycle.end)}"
+        return ""
 
     @property
     def steps(self) -> list[tuple[int, str, bool]]:
@@ -159,8 +170,8 @@ class KRCard:
         if self.form.data is not None:
             ticked = set(self.form.data.getlist("steps_done"))
             return [(i, s, str(i) in ticked) for i, s in enumerate(self.kr.steps or [])]
-        last = next((c.steps_done for c in self.recent if c.steps_done is not None), None)
-        done = set(last or [])
+        # The latest check-in is the one the current value came from.
+        done = set((self.recent[0].steps_done or []) if self.recent else [])
         return [(i, s, i in done) for i, s in enumerate(self.kr.steps or [])]
 
     @property
@@ -220,19 +231,22 @@ def _kr_cards(
 ) -> list[KRCard]:
     forms = forms or {}
     recent = _recent_checkins([kr.pk for kr in krs])
+    today = today_in(org)
     return [
         KRCard(
             kr=kr,
             numbers=selectors.kr_numbers(kr, organisation=org),
             recent=recent[kr.pk],
             form=forms.get(kr.pk, CheckinForm()),
+            today=today,
         )
         for kr in krs
     ]
 
 
 def _key_results(org: Organisation) -> QuerySet[KeyResult]:
-    return selectors.key_results_query(org).filter(archived_at__isnull=True).order_by("key")
+    # In the order they were written down, which is how their authors list them.
+    return selectors.key_results_query(org).filter(archived_at__isnull=True).order_by("pk")
 
 
 def _objective(org: Organisation, objective_id: int) -> Objective:
@@ -260,7 +274,8 @@ def _unit_shares(
     return out
 
 
-def _activity(org: Organisation, objective: Objective) -> list[ActivityEvent]:
+def _activity(org: Organisation, objective: Objective) -> list[tuple[ActivityEvent, str]]:
+    """The latest events of the objective and its KRs, each with how the list words it."""
     kr_ids = KeyResult.objects.filter(objective=objective).values("pk")
     events = (
         ActivityEvent.objects.filter(organisation=org)
@@ -270,9 +285,9 @@ def _activity(org: Organisation, objective: Objective) -> list[ActivityEvent]:
         )
         .select_related("actor")[:RECENT_ACTIVITY]
     )
-    for e in events:
-        e.phrase = VERB_PHRASES.get(e.verb, e.verb.replace("_", " ").replace(".", " "))  # type: ignore[attr-defined]
-    return list(events)
+    return [
+        (e, VERB_PHRASES.get(e.verb, e.verb.replace("_", " ").replace(".", " "))) for e in events
+    ]
 
 
 def _objective_page(
@@ -388,6 +403,11 @@ def _kr_fragment(
     return render(request, "goals/_checkin_fragment.html", context, status=status)
 
 
+def _from_htmx(request: HttpRequest) -> bool:
+    # HtmxMiddleware sets request.htmx; it is falsy for a plain form post.
+    return bool(getattr(request, "htmx", False))
+
+
 @require_POST
 @person_page
 def kr_checkin(request: HttpRequest, me: Person, kr_id: int) -> HttpResponse:
@@ -397,10 +417,10 @@ def kr_checkin(request: HttpRequest, me: Person, kr_id: int) -> HttpResponse:
         services.checkin_record(key_result=kr, actor=me, source=CheckIn.Source.WEB, **fields)
     except (ValidationFailed, Conflict) as exc:
         form = CheckinForm.refused(exc, request.POST)
-        if request.htmx:  # type: ignore[attr-defined]
+        if _from_htmx(request):
             return _kr_fragment(request, me, kr.pk, form, status=422)
         return _objective_page(request, me, kr.objective_id, forms={kr.pk: form}, status=422)
-    if request.htmx:  # type: ignore[attr-defined]
+    if _from_htmx(request):
         return _kr_fragment(request, me, kr.pk, CheckinForm(saved=True))
     numbers = selectors.kr_numbers(kr, organisation=me.organisation)
     messages.success(
