@@ -1,0 +1,224 @@
+"""The organisation as a plan, and a plan as canonical YAML text.
+
+Canonical means: every list sorted by its key (units and cycles level by level, people by
+e-mail, the unit keys inside an objective or KR alphabetically), every field written in the
+schema's order even when it holds its default, dates as YYYY-MM-DD and numbers as floats.
+Milestone steps are the one list kept in the order given: the order is the plan.
+So export -> apply to an empty database -> export gives the same text.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.db.models import Prefetch
+
+from lockstep.goals.models import KPI, Cycle
+from lockstep.goals.selectors import key_results_query, objectives_query
+from lockstep.org.models import Membership, Organisation, Person, Unit
+from lockstep.plans.schema import (
+    CycleSpec,
+    KeyResultSpec,
+    KPISpec,
+    LinkSpec,
+    MembershipSpec,
+    ObjectiveSpec,
+    OrganisationSpec,
+    PersonSpec,
+    Plan,
+    UnitSpec,
+)
+from lockstep.plans.yamlio import yaml_write
+
+
+def plan_dump(plan: Plan) -> str:
+    """The plan as canonical YAML text (same plan, same text)."""
+    return yaml_write(canonical(plan).model_dump(mode="python"))
+
+
+def plan_from_db(organisation: Organisation) -> Plan:
+    """The organisation as a Plan: its active units, people, KPIs, objectives and KRs, all cycles."""
+    org = organisation
+    units = Unit.objects.filter(organisation=org, archived_at__isnull=True)
+    # Links to archived rows are left out: an archived unit's memberships or co-ownerships
+    # are history, not part of the plan.
+    active = set(units.values_list("key", flat=True))
+    return canonical(
+        Plan(
+            organisation=OrganisationSpec(
+                slug=org.slug,
+                name=org.name,
+                timezone=org.timezone,
+                on_track_margin=org.on_track_margin,
+                at_risk_margin=org.at_risk_margin,
+            ),
+            units=_tree(units, _unit_spec),
+            people=[_person_spec(p, active) for p in _people(org)],
+            cycles=_tree(Cycle.objects.filter(organisation=org), _cycle_spec),
+            kpis=[_kpi_spec(k, active) for k in _kpis(org)],
+            objectives=_objective_specs(org, active),
+        )
+    )
+
+
+def canonical(plan: Plan) -> Plan:
+    """A copy of the plan with every list in canonical order."""
+    return plan.model_copy(
+        update={
+            "units": _sorted_tree(plan.units),
+            "cycles": _sorted_tree(plan.cycles),
+            "people": [
+                p.model_copy(update={"memberships": sorted(p.memberships, key=lambda m: m.unit)})
+                for p in sorted(plan.people, key=lambda p: p.email)
+            ],
+            "kpis": [
+                k.model_copy(update={"owners": sorted(k.owners)})
+                for k in sorted(plan.kpis, key=lambda k: k.key)
+            ],
+            "objectives": [
+                _sorted_objective(o) for o in sorted(plan.objectives, key=lambda o: o.key)
+            ],
+        }
+    )
+
+
+def _sorted_tree(nodes: Iterable[Any]) -> list[Any]:
+    return [
+        n.model_copy(update={"children": _sorted_tree(n.children)})
+        for n in sorted(nodes, key=lambda n: n.key)
+    ]
+
+
+def _sorted_objective(objective: ObjectiveSpec) -> ObjectiveSpec:
+    return objective.model_copy(
+        update={
+            "contributors": sorted(objective.contributors),
+            "contributes_to": sorted(objective.contributes_to, key=lambda link: link.objective),
+            "key_results": [
+                kr.model_copy(update={"co_owners": sorted(kr.co_owners)})
+                for kr in sorted(objective.key_results, key=lambda kr: kr.key)
+            ],
+        }
+    )
+
+
+# ---- reading the database ---------------------------------------------------------------
+
+
+def _tree(rows: Iterable[Any], spec: Callable[[Any, list[Any]], Any]) -> list[Any]:
+    """Specs of a unit or cycle tree; a row whose parent is not in `rows` becomes a root."""
+    rows = list(rows)
+    present = {row.pk for row in rows}
+    children: dict[int | None, list[Any]] = defaultdict(list)
+    for row in rows:
+        children[row.parent_id if row.parent_id in present else None].append(row)
+
+    def build(parent_id: int | None) -> list[Any]:
+        return [spec(row, build(row.pk)) for row in children[parent_id]]
+
+    return build(None)
+
+
+def _unit_spec(unit: Unit, children: list[UnitSpec]) -> UnitSpec:
+    return UnitSpec(
+        key=unit.key,
+        name=unit.name,
+        kind=unit.kind,
+        weekly_capacity=unit.weekly_capacity,
+        capacity_unit=unit.capacity_unit,
+        children=children,
+    )
+
+
+def _cycle_spec(cycle: Cycle, children: list[CycleSpec]) -> CycleSpec:
+    return CycleSpec(
+        key=cycle.key,
+        name=cycle.name,
+        kind=cycle.kind,
+        start=cycle.start,
+        end=cycle.end,
+        children=children,
+    )
+
+
+def _people(org: Organisation) -> Iterable[Person]:
+    memberships = Membership.objects.select_related("unit")
+    return Person.objects.filter(organisation=org, archived_at__isnull=True).prefetch_related(
+        Prefetch("memberships", queryset=memberships)
+    )
+
+
+def _person_spec(person: Person, active: set[str]) -> PersonSpec:
+    return PersonSpec(
+        email=person.email,
+        name=person.name,
+        is_org_admin=person.is_org_admin,
+        memberships=[
+            MembershipSpec(unit=m.unit.key, role=m.role)
+            for m in person.memberships.all()
+            if m.unit.key in active
+        ],
+    )
+
+
+def _kpis(org: Organisation) -> Iterable[KPI]:
+    return KPI.objects.filter(organisation=org, archived_at__isnull=True).prefetch_related(
+        "owner_units"
+    )
+
+
+def _kpi_spec(kpi: KPI, active: set[str]) -> KPISpec:
+    return KPISpec(
+        key=kpi.key,
+        name=kpi.name,
+        measure=kpi.measure,
+        healthy_min=kpi.healthy_min,
+        healthy_max=kpi.healthy_max,
+        owners=[u.key for u in kpi.owner_units.all() if u.key in active],
+    )
+
+
+def _objective_specs(org: Organisation, active: set[str]) -> list[ObjectiveSpec]:
+    krs: dict[int, list[KeyResultSpec]] = defaultdict(list)
+    rows = key_results_query(org).filter(archived_at__isnull=True)
+    for kr in rows.filter(objective__archived_at__isnull=True):
+        krs[kr.objective_id].append(
+            KeyResultSpec(
+                key=kr.key,
+                title=kr.title,
+                kind=kr.kind,
+                start=kr.start,
+                target=kr.target,
+                measure=kr.measure,
+                owner=kr.owner_unit.key if kr.owner_unit else None,
+                owner_person=kr.owner_person.email if kr.owner_person else None,
+                co_owners=[u.key for u in kr.co_owners.all() if u.key in active],
+                weight=kr.weight,
+                due=kr.due,
+                commitment=kr.commitment,
+                cadence_days=kr.cadence_days,
+                kpi=kr.kpi.key if kr.kpi else None,
+                steps=list(kr.steps or []),
+            )
+        )
+    return [
+        ObjectiveSpec(
+            key=o.key,
+            title=o.title,
+            cycle=o.cycle.key,
+            level=o.level,
+            owner=o.owner_unit.key if o.owner_unit else None,
+            contributors=[u.key for u in o.contributors.all() if u.key in active],
+            state=o.state,
+            description=o.description,
+            contributes_to=[
+                LinkSpec(objective=link.parent.key, weight=link.weight)
+                for link in o.parent_links.all()
+                if link.parent.archived_at is None
+            ],
+            key_results=krs[o.pk],
+        )
+        for o in objectives_query(org).filter(archived_at__isnull=True)
+    ]
