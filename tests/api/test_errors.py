@@ -320,3 +320,25 @@ def test_service_layer_refuses_link_across_organisations(org, units, cycle):
             level="company",
             parents=[(theirs, 1.0)],
         )
+
+
+def test_unit_with_live_work_cannot_be_archived(api, units, cycle, unchanged):
+    status, _ = api.post(
+        "/objectives",
+        {
+            "title": "Ours",
+            "cycle_id": cycle.pk,
+            "level": "unit",
+            "owner_unit_id": units["support"].pk,
+        },
+    )
+    assert status == 201
+    with unchanged():
+        status, body = api.delete(f"/units/{units['support'].pk}")
+    assert status == 409 and "objectives it owns" in body["error"]["message"]
+
+
+def test_unknown_time_zone_is_refused(api, unchanged):
+    with unchanged():
+        status, body = api.patch("/organisation", {"timezone": "Mars/Olympus"})
+    assert status == 422 and "unknown time zone" in field_error(body, "timezone")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.utils import timezone
 
 from lockstep.activity.models import ActivityEvent
 from lockstep.goals import services as goals
@@ -57,9 +58,7 @@ def test_only_what_differs_is_written(db, rich_text):
 def test_the_actor_is_recorded_on_every_event(db, org, person, rich_text):
     plan_apply(plan_load(rich_text), actor=person)
     events = ActivityEvent.objects.exclude(organisation=org)
-    assert set(events.values_list("actor", flat=True)) - {None} == {person.pk}
-    # organisation_create takes no actor; every other write names the person.
-    assert events.filter(actor__isnull=True).count() == 1
+    assert set(events.values_list("actor", flat=True)) == {person.pk}
 
 
 def test_units_move_and_the_organisation_changes_in_place(db, rich_text):
@@ -260,7 +259,9 @@ def test_a_service_refusal_halfway_leaves_the_database_as_it_was(db):
 
 def test_a_key_archived_in_the_database_cannot_come_back(db, rich_text):
     org = plan_apply(plan_load(rich_text)).organisation
-    org_services.unit_archive(unit=Unit.objects.get(organisation=org, key="sales-emea"), actor=None)
+    # unit_archive refuses a unit that still owns live work, so mark it archived directly:
+    # the state under test is "the database holds the key, archived".
+    Unit.objects.filter(organisation=org, key="sales-emea").update(archived_at=timezone.now())
     before = table_counts()
 
     with pytest.raises(PlanError) as caught:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from typing import Any
 
 from django.db import transaction
@@ -11,6 +12,14 @@ from lockstep.activity.services import event_record, snapshot
 from lockstep.errors import Conflict, ValidationFailed
 from lockstep.keys import is_valid_key, unique_key
 from lockstep.org.models import Membership, Organisation, Person, Unit
+
+
+def _check_timezone(name: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationFailed.on("timezone", f"unknown time zone {name!r}") from None
+
 
 UNIT_FIELDS = {"name", "key", "kind", "parent", "weekly_capacity", "capacity_unit"}
 PERSON_FIELDS = {"name", "email", "is_org_admin"}
@@ -52,8 +61,10 @@ def organisation_create(
     timezone_name: str = "UTC",
     on_track_margin: float = 0.10,
     at_risk_margin: float = 0.25,
+    actor: Person | None = None,
 ) -> Organisation:
     """Create a tenant."""
+    _check_timezone(timezone_name)
     if not is_valid_key(slug):
         raise ValidationFailed.on("slug", "use lower-case letters, digits, '-' or '_'")
     if Organisation.objects.filter(slug=slug).exists():
@@ -70,7 +81,7 @@ def organisation_create(
         at_risk_margin=at_risk_margin,
     )
     event_record(
-        organisation=org, actor=None, verb="organisation.created", obj=org, after=snapshot(org)
+        organisation=org, actor=actor, verb="organisation.created", obj=org, after=snapshot(org)
     )
     return org
 
@@ -86,6 +97,8 @@ def organisation_update(
         if field not in allowed:
             raise ValidationFailed.on(field, "cannot be changed")
         setattr(organisation, field, value)
+    if "timezone" in changes:
+        _check_timezone(changes["timezone"])
     if not (0 <= organisation.on_track_margin <= organisation.at_risk_margin <= 1):
         raise ValidationFailed.on(
             "at_risk_margin", "need 0 <= on_track_margin <= at_risk_margin <= 1"
@@ -158,21 +171,40 @@ def unit_update(*, unit: Unit, actor: Person | None, **changes: Any) -> Unit:
 
 @transaction.atomic
 def unit_archive(*, unit: Unit, actor: Person | None) -> Unit:
-    """Archive a unit; refused while it has active sub-units. History is kept."""
+    """Archive a unit that no longer owns live work; its memberships end. History is kept."""
     if unit.children.filter(archived_at__isnull=True).exists():
         raise Conflict("archive or move the unit's sub-units first")
-    before = snapshot(unit)
+    # Live goals must keep an accountable unit: hand them over before archiving.
+    live = [
+        ("objectives it owns", unit.owned_objectives.filter(archived_at__isnull=True)),
+        (
+            "shared objectives it contributes to",
+            unit.shared_objectives.filter(archived_at__isnull=True),
+        ),
+        ("key results it owns", unit.owned_key_results.filter(archived_at__isnull=True)),
+        ("key results it co-owns", unit.co_owned_key_results.filter(archived_at__isnull=True)),
+        ("initiatives it owns", unit.initiatives.filter(archived_at__isnull=True)),
+    ]
+    for what, rows in live:
+        if rows.exists():
+            raise Conflict(f"the unit still has {what}; move or archive them first")
+    before = {**snapshot(unit), "members": _member_list(unit)}
     unit.archived_at = timezone.now()
     unit.save(update_fields=["archived_at", "updated_at"])
+    unit.memberships.all().delete()
     event_record(
         organisation=unit.organisation,
         actor=actor,
         verb="unit.archived",
         obj=unit,
         before=before,
-        after=snapshot(unit),
+        after={**snapshot(unit), "members": []},
     )
     return unit
+
+
+def _member_list(unit: Unit) -> list[list[str]]:
+    return sorted([m.person.email, m.role] for m in unit.memberships.select_related("person"))
 
 
 def _check_person_fields(

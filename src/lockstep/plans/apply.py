@@ -91,7 +91,7 @@ KINDS: dict[str, _Kind] = {
     "organisation": _Kind(
         Organisation,
         create=lambda w, key, kw: org_services.organisation_create(
-            slug=key, timezone_name=kw.pop("timezone"), **kw
+            slug=key, timezone_name=kw.pop("timezone"), actor=w.actor, **kw
         ),
         update=org_services.organisation_update,
         archive=None,
