@@ -29,7 +29,9 @@ test: install
 	$(BIN)/pytest -q
 
 test-postgres: install
-	LOCKSTEP_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test $(BIN)/pytest -q
+	# Persistent connections would keep the live-server thread's session open and block
+	# dropping the test database at the end.
+	LOCKSTEP_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test LOCKSTEP_DB_CONN_MAX_AGE=0 $(BIN)/pytest -q
 
 lint: install
 	$(BIN)/ruff check src tests

@@ -74,7 +74,8 @@ TEMPLATES = [
 _default_sqlite = f"sqlite:///{DATA_DIR / 'lockstep.sqlite3'}"
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("LOCKSTEP_DATABASE_URL", _default_sqlite), conn_max_age=60
+        os.environ.get("LOCKSTEP_DATABASE_URL", _default_sqlite),
+        conn_max_age=int(os.environ.get("LOCKSTEP_DB_CONN_MAX_AGE", "60")),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
