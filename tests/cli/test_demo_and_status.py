@@ -103,3 +103,9 @@ def test_status_filters_by_unit(demo, capsys):
 def test_status_unknown_cycle_is_an_error(demo):
     with pytest.raises(SystemExit, match="unknown cycle"):
         main(["status", "--cycle", "nope"])
+
+
+def test_demo_milestones_name_their_finished_steps(demo):
+    kr = KeyResult.objects.get(organisation=demo, key="line-a-equipment")
+    last = kr.checkins.order_by("-at").first()
+    assert last.steps_done == [0, 1] and last.value == 2

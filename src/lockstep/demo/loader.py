@@ -599,10 +599,13 @@ def _checkins(
         confidence = (
             _CONFIDENCE.get(state, 6) if last else max(1, min(10, _CONFIDENCE.get(state, 6) + 1))
         )
+        # A milestone with a checklist names the finished steps, in order.
+        steps = list(range(int(value))) if kr.steps else None
         goals.checkin_record(
             key_result=kr,
             actor=actor,
-            value=value,
+            value=None if steps is not None else value,
+            steps_done=steps,
             confidence=confidence,
             at=at,
             note=spec.note if last else "",
