@@ -575,3 +575,9 @@ def test_a_past_cycle_shows_no_check_in_form(client_in, org, units, cycle):
     assert r.status_code == 422
     assert "The check-in time must lie inside the cycle" in text(r)
     assert CheckIn.objects.count() == 0
+
+
+def test_unknown_address_gets_the_site_404_page(client_in):
+    r = client_in.get("/no-such-page/")
+    assert r.status_code == 404
+    assert b"Page not found" in r.content
