@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
+from django.db.models import QuerySet
 from ninja import Schema
 from pydantic import Field
 
 T = TypeVar("T")
+Row = TypeVar("Row")
 
 
 class FieldErrorOut(Schema):
@@ -53,10 +55,12 @@ class Page(Schema, Generic[T]):
 
 
 def paginate(
-    rows: Sequence[Any], page: PageParams, render: Callable[[Sequence[Any]], list[Any]]
+    rows: QuerySet[Any, Row] | Sequence[Row],
+    page: PageParams,
+    render: Callable[[list[Row]], list[Any]],
 ) -> dict[str, Any]:
     """Slice rows (a queryset or list) and render only the slice, in bulk."""
-    count = rows.count() if hasattr(rows, "count") and not isinstance(rows, list) else len(rows)
+    count = rows.count() if isinstance(rows, QuerySet) else len(rows)
     window = rows[page.offset : page.offset + page.limit]
     return {
         "count": count,

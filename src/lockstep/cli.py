@@ -102,20 +102,20 @@ def cmd_status(args: argparse.Namespace) -> int:
     from lockstep.org.models import Unit
 
     org = _organisation(args.org)
-    objectives = selectors.objectives_query(org).filter(archived_at__isnull=True)
+    query = selectors.objectives_query(org).filter(archived_at__isnull=True)
     if args.cycle:
         cycle = Cycle.objects.filter(organisation=org, key=args.cycle).first()
         if cycle is None:
             raise SystemExit(f"lockstep: unknown cycle {args.cycle!r}")
-        objectives = objectives.filter(cycle=cycle)
+        query = query.filter(cycle=cycle)
     if args.unit:
         unit = Unit.objects.filter(organisation=org, key=args.unit).first()
         if unit is None:
             raise SystemExit(f"lockstep: unknown unit {args.unit!r}")
-        objectives = objectives.filter(
+        query = query.filter(
             Q(owner_unit=unit) | Q(contributors=unit) | Q(key_results__owner_unit=unit)
         ).distinct()
-    objectives = list(objectives.order_by("cycle__start", "key"))
+    objectives = list(query.order_by("cycle__start", "key"))
     numbers = selectors.objective_numbers([o.pk for o in objectives], organisation=org)
     krs = (
         selectors.key_results_query(org)

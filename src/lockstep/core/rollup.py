@@ -12,10 +12,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from lockstep.core.progress import Status, combined_status
 
 Key = Hashable
+# A node of the graph find_cycle walks: any hashable, and the path it returns holds the same.
+K = TypeVar("K", bound=Hashable)
 
 
 class ContributionCycleError(ValueError):
@@ -52,18 +55,18 @@ class ObjectiveScore:
     status: Status
 
 
-def find_cycle(edges: Iterable[tuple[Key, Key]]) -> list[Key] | None:
+def find_cycle(edges: Iterable[tuple[K, K]]) -> list[K] | None:
     """Return one cycle in a directed graph as a closed path, or None if it has none."""
-    graph: dict[Key, list[Key]] = defaultdict(list)
-    nodes: list[Key] = []
+    graph: dict[K, list[K]] = defaultdict(list)
+    nodes: list[K] = []
     for a, b in edges:
         graph[a].append(b)
         nodes.extend((a, b))
-    state: dict[Key, int] = {}  # 1 = on the current path, 2 = finished
+    state: dict[K, int] = {}  # 1 = on the current path, 2 = finished
     for root in nodes:
         if state.get(root):
             continue
-        path: list[Key] = [root]
+        path: list[K] = [root]
         stack = [iter(graph[root])]
         state[root] = 1
         while stack:
@@ -81,9 +84,7 @@ def find_cycle(edges: Iterable[tuple[Key, Key]]) -> list[Key] | None:
     return None
 
 
-def would_create_cycle(
-    links: Iterable[tuple[Key, Key]], child: Key, parent: Key
-) -> list[Key] | None:
+def would_create_cycle(links: Iterable[tuple[K, K]], child: K, parent: K) -> list[K] | None:
     """The cycle that adding the link child -> parent would close, or None."""
     return find_cycle([*links, (child, parent)])
 

@@ -1,6 +1,7 @@
 """Back-office views; check-ins are shown read-only because they are append-only."""
 
 from django.contrib import admin
+from django.http import HttpRequest
 
 from lockstep.goals.models import KPI, CheckIn, Cycle, Initiative, KeyResult, Objective
 
@@ -30,10 +31,10 @@ class CheckInAdmin(admin.ModelAdmin):
     list_display = ["key_result", "at", "value", "confidence", "author", "source"]
     list_filter = ["organisation", "source"]
 
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request: HttpRequest, obj: CheckIn | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_delete_permission(self, request: HttpRequest, obj: CheckIn | None = None) -> bool:
         return False
 
 

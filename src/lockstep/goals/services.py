@@ -99,8 +99,9 @@ def _check_cycle(organisation: Organisation, cycle: Cycle | None, data: dict[str
         late = KeyResult.objects.filter(objective__cycle=cycle, due__isnull=False).exclude(
             due__range=(data["start"], data["end"])
         )
-        if late.exists():
-            raise ValidationFailed.on("end", f"key result {late.first().key!r} is due outside")  # type: ignore[union-attr]
+        first_late = late.first()
+        if first_late is not None:
+            raise ValidationFailed.on("end", f"key result {first_late.key!r} is due outside")
 
 
 @transaction.atomic
@@ -268,26 +269,28 @@ def objective_create(
     key: str | None = None,
 ) -> Objective:
     """Create an objective with its contributing units and contribution links."""
+    clean_title = _text("title", title)
+    contributor_units = list(contributors)
     data = {
-        "title": _text("title", title),
+        "title": clean_title,
         "level": level,
         "owner_unit": owner_unit,
         "cycle": cycle,
-        "contributors": list(contributors),
+        "contributors": contributor_units,
         "state": state,
     }
     _check_objective(organisation, data)
     objective = Objective.objects.create(
         organisation=organisation,
         key=_key(Objective, organisation, key, title),
-        title=data["title"],
+        title=clean_title,
         level=level,
         owner_unit=owner_unit,
         cycle=cycle,
         description=description,
         state=state,
     )
-    _set_contributors(objective, data["contributors"])
+    _set_contributors(objective, contributor_units)
     _set_parents(objective, list(parents))
     event_record(
         organisation=organisation,
@@ -716,14 +719,16 @@ def initiative_create(
     description: str = "",
 ) -> Initiative:
     """Create an initiative that drives the given KRs."""
+    driven = list(key_results)
     data = {
         "title": title,
         "owner_unit": owner_unit,
         "assignee": assignee,
         "state": state,
-        "key_results": list(key_results),
+        "key_results": driven,
     }
     _check_initiative(organisation, data)
+    assert owner_unit is not None  # _check_initiative refuses an initiative without one
     initiative = Initiative.objects.create(
         organisation=organisation,
         title=title.strip(),
@@ -733,7 +738,7 @@ def initiative_create(
         due=due,
         description=description,
     )
-    initiative.key_results.set(data["key_results"])
+    initiative.key_results.set(driven)
     event_record(
         organisation=organisation,
         actor=actor,
@@ -830,11 +835,12 @@ def kpi_create(
     key: str | None = None,
 ) -> KPI:
     """Create a KPI, owned jointly by the given units."""
+    owners = list(owner_units)
     data = {
         "name": name,
         "healthy_min": healthy_min,
         "healthy_max": healthy_max,
-        "owner_units": list(owner_units),
+        "owner_units": owners,
     }
     _check_kpi(organisation, data)
     kpi = KPI.objects.create(
@@ -845,7 +851,7 @@ def kpi_create(
         healthy_min=healthy_min,
         healthy_max=healthy_max,
     )
-    kpi.owner_units.set(data["owner_units"])
+    kpi.owner_units.set(owners)
     event_record(
         organisation=organisation,
         actor=actor,

@@ -20,17 +20,19 @@ class NoPerson(LockstepError):
 
 def current_person(request: HttpRequest) -> Person:
     """The signed-in user's person record; every request acts within its organisation."""
-    person = getattr(request.user, "person", None) if request.user.is_authenticated else None
+    person: Person | None = (
+        getattr(request.user, "person", None) if request.user.is_authenticated else None
+    )
     if person is None or person.archived_at is not None:
         raise NoPerson("this account belongs to no organisation")
-    return person  # type: ignore[no-any-return]
+    return person
 
 
 def access_in_org(model: type[M], organisation: Organisation, pk: int) -> M:
     """Fetch a row of the organisation by id, or 404 (never reveal other tenants' rows)."""
     try:
         return model._default_manager.get(organisation=organisation, pk=pk)
-    except model.DoesNotExist:  # type: ignore[attr-defined]
+    except model.DoesNotExist:  # type: ignore[attr-defined]  # django-stubs hides it on type[Model]
         raise NotFound(f"{model._meta.verbose_name} {pk} not found") from None
 
 
@@ -42,7 +44,7 @@ def resolve_in_org(
         return None
     try:
         return model._default_manager.get(organisation=organisation, pk=pk)
-    except model.DoesNotExist:  # type: ignore[attr-defined]
+    except model.DoesNotExist:  # type: ignore[attr-defined]  # django-stubs hides it on type[Model]
         raise ValidationFailed.on(field, f"unknown {model._meta.verbose_name} {pk}") from None
 
 

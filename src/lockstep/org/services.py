@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
@@ -28,7 +29,10 @@ PERSON_FIELDS = {"name", "email", "is_org_admin"}
 def _check_key(model: type[Unit], organisation: Organisation, key: str, pk: int | None) -> None:
     if not is_valid_key(key):
         raise ValidationFailed.on("key", "use lower-case letters, digits, '-' or '_'")
-    if model.objects.filter(organisation=organisation, key=key).exclude(pk=pk).exists():
+    taken = model.objects.filter(organisation=organisation, key=key)
+    if pk is not None:  # a row being updated may keep its own key
+        taken = taken.exclude(pk=pk)
+    if taken.exists():
         raise ValidationFailed.on("key", f"{key!r} is already used")
 
 
@@ -232,7 +236,7 @@ def person_create(
     name: str,
     email: str,
     is_org_admin: bool = False,
-    memberships: list[tuple[Unit, str]] = (),  # type: ignore[assignment]
+    memberships: Sequence[tuple[Unit, str]] = (),
 ) -> Person:
     """Add a person, with their memberships."""
     data: dict[str, Any] = {"name": name, "email": email, "is_org_admin": is_org_admin}

@@ -84,7 +84,7 @@ class _Kind:
 
 
 def _in_org(create: Callable[..., Any]) -> Callable[[_Writer, str, dict[str, Any]], Any]:
-    return lambda w, key, kw: create(organisation=w.org, actor=w.actor, key=key, **kw)
+    return lambda w, key, kw: create(organisation=w.organisation, actor=w.actor, key=key, **kw)
 
 
 KINDS: dict[str, _Kind] = {
@@ -109,7 +109,7 @@ KINDS: dict[str, _Kind] = {
     "person": _Kind(
         Person,
         create=lambda w, key, kw: org_services.person_create(
-            organisation=w.org, actor=w.actor, email=key, **kw
+            organisation=w.organisation, actor=w.actor, email=key, **kw
         ),
         update=org_services.person_update,
         archive=org_services.person_archive,
@@ -169,7 +169,9 @@ class _Writer:
     """Carries out a list of changes for one plan, keeping the rows it has by key."""
 
     def __init__(self, plan: Plan, org: Organisation | None, actor: Person | None) -> None:
-        self.plan, self.org, self.actor = plan, org, actor
+        self.plan: Plan = plan
+        self.org: Organisation | None = org  # None until the plan's organisation is created
+        self.actor: Person | None = actor
         self.wanted = {(r.entity, r.key): r for r in records(plan)}
         # Every row of the organisation by key, archived ones too: a plan naming an archived
         # key must be told so rather than fail on the unique key.
@@ -181,6 +183,12 @@ class _Writer:
                         ((entity, getattr(row, kind.key_field)), row)
                         for row in kind.model.objects.filter(organisation=org)
                     )
+
+    @property
+    def organisation(self) -> Organisation:
+        """The organisation rows are written into, once it exists."""
+        assert self.org is not None  # it exists already, or the first change created it
+        return self.org
 
     def run(self, changes: list[Change], *, prune: bool) -> tuple[list[Change], list[Change]]:
         """Write the changes; returns (changes written, removals left alone)."""

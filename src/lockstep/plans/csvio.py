@@ -18,7 +18,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,7 +69,8 @@ def csv_export(organisation: Organisation) -> str:
     writer.writeheader()
     for objective in plan_from_db(organisation).objectives:
         head = _cells(objective, OBJECTIVE_COLUMNS)
-        for kr in objective.key_results or [None]:
+        krs: Sequence[KeyResultSpec | None] = objective.key_results or [None]  # None: no KRs
+        for kr in krs:
             writer.writerow({**head, **(_cells(kr, KR_COLUMNS) if kr else {})})
     return out.getvalue()
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import Prefetch
 
@@ -19,15 +19,23 @@ from lockstep.goals.models import KPI, Cycle
 from lockstep.goals.selectors import key_results_query, objectives_query
 from lockstep.org.models import Membership, Organisation, Person, Unit
 from lockstep.plans.schema import (
+    CapacityUnit,
+    CommitmentName,
+    CycleKind,
     CycleSpec,
     KeyResultSpec,
     KPISpec,
+    KRKindName,
+    Level,
     LinkSpec,
     MembershipSpec,
     ObjectiveSpec,
     OrganisationSpec,
     PersonSpec,
     Plan,
+    Role,
+    State,
+    UnitKind,
     UnitSpec,
 )
 from lockstep.plans.yamlio import yaml_write
@@ -121,13 +129,17 @@ def _tree(rows: Iterable[Any], spec: Callable[[Any, list[Any]], Any]) -> list[An
     return build(None)
 
 
+# The casts below: a choices column is typed `str`, though it holds one of the model's
+# choices, which the spec's Literal spells out (and pydantic checks again when it builds it).
+
+
 def _unit_spec(unit: Unit, children: list[UnitSpec]) -> UnitSpec:
     return UnitSpec(
         key=unit.key,
         name=unit.name,
-        kind=unit.kind,
+        kind=cast(UnitKind, unit.kind),
         weekly_capacity=unit.weekly_capacity,
-        capacity_unit=unit.capacity_unit,
+        capacity_unit=cast(CapacityUnit, unit.capacity_unit),
         children=children,
     )
 
@@ -136,7 +148,7 @@ def _cycle_spec(cycle: Cycle, children: list[CycleSpec]) -> CycleSpec:
     return CycleSpec(
         key=cycle.key,
         name=cycle.name,
-        kind=cycle.kind,
+        kind=cast(CycleKind, cycle.kind),
         start=cycle.start,
         end=cycle.end,
         children=children,
@@ -156,7 +168,7 @@ def _person_spec(person: Person, active: set[str]) -> PersonSpec:
         name=person.name,
         is_org_admin=person.is_org_admin,
         memberships=[
-            MembershipSpec(unit=m.unit.key, role=m.role)
+            MembershipSpec(unit=m.unit.key, role=cast(Role, m.role))
             for m in person.memberships.all()
             if m.unit.key in active
         ],
@@ -188,7 +200,7 @@ def _objective_specs(org: Organisation, active: set[str]) -> list[ObjectiveSpec]
             KeyResultSpec(
                 key=kr.key,
                 title=kr.title,
-                kind=kr.kind,
+                kind=cast(KRKindName, kr.kind),
                 start=kr.start,
                 target=kr.target,
                 measure=kr.measure,
@@ -197,7 +209,7 @@ def _objective_specs(org: Organisation, active: set[str]) -> list[ObjectiveSpec]
                 co_owners=[u.key for u in kr.co_owners.all() if u.key in active],
                 weight=kr.weight,
                 due=kr.due,
-                commitment=kr.commitment,
+                commitment=cast(CommitmentName, kr.commitment),
                 cadence_days=kr.cadence_days,
                 kpi=kr.kpi.key if kr.kpi else None,
                 steps=list(kr.steps or []),
@@ -208,10 +220,10 @@ def _objective_specs(org: Organisation, active: set[str]) -> list[ObjectiveSpec]
             key=o.key,
             title=o.title,
             cycle=o.cycle.key,
-            level=o.level,
+            level=cast(Level, o.level),
             owner=o.owner_unit.key if o.owner_unit else None,
             contributors=[u.key for u in o.contributors.all() if u.key in active],
-            state=o.state,
+            state=cast(State, o.state),
             description=o.description,
             contributes_to=[
                 LinkSpec(objective=link.parent.key, weight=link.weight)

@@ -53,10 +53,6 @@ def _timezone(value: str) -> str:
     return value
 
 
-def _choices(values: list[str]) -> Any:
-    return Literal[tuple(values)]  # the model's choices, so the plan cannot drift from them
-
-
 Key = Annotated[str, AfterValidator(_key)]
 Email = Annotated[str, Field(max_length=254), AfterValidator(_email)]
 Name = Annotated[str, Field(max_length=200), AfterValidator(_text)]
@@ -68,14 +64,27 @@ NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 # YAML gives dates as date objects; a quoted "2026-10-01" is accepted too.
 Day = Annotated[dt.date, Field(strict=False)]
 
-UnitKind = _choices(Unit.Kind.values)
-CapacityUnit = _choices(Unit.CapacityUnit.values)
-Role = _choices(Membership.Role.values)
-CycleKind = _choices(Cycle.Kind.values)
-Level = _choices(Objective.Level.values)
-State = _choices(Objective.State.values)
-KRKindName = _choices([k.value for k in KRKind])
-CommitmentName = _choices([c.value for c in Commitment])
+# The choices of the models (and of KRKind, Commitment), spelled out so that type checkers
+# see them too, in the models' order (pydantic lists them so in its messages).
+# CHOICES pairs each with its source; tests/plans/test_schema.py keeps them in step.
+UnitKind = Literal["company", "division", "department", "team", "other"]
+CapacityUnit = Literal["hours", "jobs"]
+Role = Literal["leader", "member"]
+CycleKind = Literal["year", "quarter", "month", "two_weeks", "week", "custom"]
+Level = Literal["company", "shared", "unit"]
+State = Literal["draft", "published", "closed"]
+KRKindName = Literal["increase", "decrease", "at_least", "at_most", "milestone"]
+CommitmentName = Literal["committed", "aspirational"]
+CHOICES: list[tuple[Any, list[str]]] = [
+    (UnitKind, Unit.Kind.values),
+    (CapacityUnit, Unit.CapacityUnit.values),
+    (Role, Membership.Role.values),
+    (CycleKind, Cycle.Kind.values),
+    (Level, Objective.Level.values),
+    (State, Objective.State.values),
+    (KRKindName, [k.value for k in KRKind]),
+    (CommitmentName, [c.value for c in Commitment]),
+]
 
 
 class Spec(BaseModel):

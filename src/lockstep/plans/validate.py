@@ -112,7 +112,8 @@ class _Parser:
             name: self._items(model, self._list(raw.get(name), (name,)), (name,), (name,))
             for name, model in SECTIONS.items()
         }
-        return Plan.model_construct(organisation=organisation, **sections)
+        # The default _fields_set spelled out, so mypy does not match **sections to it.
+        return Plan.model_construct(_fields_set=None, organisation=organisation, **sections)
 
     def _list(self, value: Any, path: Path) -> list[Any]:
         if value is None:
