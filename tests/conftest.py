@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
+from lockstep.activity.models import ActivityEvent
 from lockstep.goals import services as goals
 from lockstep.goals.models import Cycle
 from lockstep.org import services as org_services
@@ -74,3 +75,28 @@ def cycle(org) -> Cycle:
         start=today - dt.timedelta(days=8),
         end=today + dt.timedelta(days=5),
     )
+
+
+@pytest.fixture
+def unchanged():
+    """Assert a block writes nothing: no new activity event, no row count change."""
+    from django.apps import apps
+
+    def counts() -> dict[str, int]:
+        return {
+            m._meta.label: m.objects.count()
+            for m in apps.get_models()
+            if m._meta.app_label in {"org", "goals", "activity", "alignment"}
+        }
+
+    class Guard:
+        def __enter__(self):
+            self.before = counts()
+            self.events = ActivityEvent.objects.count()
+
+        def __exit__(self, *exc):
+            assert counts() == self.before
+            assert ActivityEvent.objects.count() == self.events
+            return False
+
+    return Guard

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -213,6 +214,41 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_findings(rows: list[dict[str, Any]], fmt: str) -> None:
+    if fmt == "json":
+        print(json.dumps(rows, indent=2, default=str))
+        return
+    if not rows:
+        print("No findings.")
+        return
+    table = [["SEVERITY", "CODE", "SUBJECT", "TITLE"]]
+    table += [[r["severity"], r["code"], r["subject"], r["title"]] for r in rows]
+    print(_table(table))
+    counts = {s: sum(1 for r in rows if r["severity"] == s) for s in ("error", "warning", "info")}
+    print(f"\n{counts['error']} errors, {counts['warning']} warnings, {counts['info']} info")
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Findings of a plan file (no database needed) or of an organisation in the database."""
+    if args.file:
+        from lockstep.plans import PlanError
+        from lockstep.plans.check import check_plan_rows
+
+        try:
+            rows = check_plan_rows(_read(args.file), source=args.file)
+        except PlanError as exc:
+            for problem in exc.problems:
+                print(f"{args.file}: {problem}", file=sys.stderr)
+            return 2
+    else:
+        from lockstep.alignment.services import findings_refresh_full, finding_rows
+
+        org = _organisation(args.org)
+        rows = finding_rows(org, findings_refresh_full(org))
+    _print_findings(rows, args.format)
+    return 1 if any(r["severity"] == "error" for r in rows) else 0
+
+
 def cmd_manage(args: argparse.Namespace) -> int:
     from django.core.management import execute_from_command_line
 
@@ -259,6 +295,14 @@ def parser() -> argparse.ArgumentParser:
     im.add_argument("file", help="the CSV file, or - for standard input")
     im.add_argument("--org", help="organisation slug (default: the only one)")
     im.set_defaults(func=cmd_import)
+
+    ck = sub.add_parser(
+        "check", help="run the alignment engine on a plan file or the database; exit 1 on errors"
+    )
+    ck.add_argument("file", nargs="?", help="a YAML plan (default: the organisation in the database)")
+    ck.add_argument("--org", help="organisation slug (default: the only one)")
+    ck.add_argument("--format", choices=["table", "json"], default="table")
+    ck.set_defaults(func=cmd_check)
 
     m = sub.add_parser(
         "manage", help="run a Django management command (migrate, createsuperuser, ...)"

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "lockstep.org",
     "lockstep.goals",
     "lockstep.activity",
+    "lockstep.alignment",
     "lockstep.web",
 ]
 

@@ -6,8 +6,6 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from lockstep.activity.models import ActivityEvent
-
 
 class Api:
     """A thin JSON client for /api/v1 that returns (status, body)."""
@@ -40,31 +38,6 @@ class Api:
 @pytest.fixture
 def api(client_in) -> Api:
     return Api(client_in)
-
-
-@pytest.fixture
-def unchanged():
-    """Assert a block writes nothing: no new activity event, no row count change."""
-    from django.apps import apps
-
-    def counts() -> dict[str, int]:
-        return {
-            m._meta.label: m.objects.count()
-            for m in apps.get_models()
-            if m._meta.app_label in {"org", "goals", "activity"}
-        }
-
-    class Guard:
-        def __enter__(self):
-            self.before = counts()
-            self.events = ActivityEvent.objects.count()
-
-        def __exit__(self, *exc):
-            assert counts() == self.before
-            assert ActivityEvent.objects.count() == self.events
-            return False
-
-    return Guard
 
 
 def field_error(body: dict[str, Any], field: str) -> str:

@@ -64,10 +64,10 @@ def test_demo_holds_the_worked_examples(demo):
     assert CheckIn.objects.filter(organisation=demo).count() > 60
     # Several weeks of history, not one check-in each.
     assert KeyResult.objects.filter(organisation=demo, checkin_count__gte=3).count() >= 10
-    assert (
-        KeyResult.objects.filter(organisation=demo, kpi__isnull=False, checkin_count__gte=3).count()
-        == 3
-    )
+    # Every KR that follows a KPI took the KPI's weekly points as check-ins.
+    following = KeyResult.objects.filter(organisation=demo, kpi__isnull=False)
+    assert following.count() == 5
+    assert not following.filter(checkin_count__lt=3).exists()
 
 
 def test_demo_login_works(demo):
@@ -109,3 +109,32 @@ def test_demo_milestones_name_their_finished_steps(demo):
     kr = KeyResult.objects.get(organisation=demo, key="line-a-equipment")
     last = kr.checkins.order_by("-at").first()
     assert last.steps_done == [0, 1] and last.value == 2
+
+
+def test_demo_shows_the_alignment_engine_at_work(demo):
+    """Dependencies in every state, and a finding for each code the demo's story allows."""
+    from lockstep.alignment.models import Dependency, Finding
+
+    states = set(Dependency.objects.filter(organisation=demo).values_list("state", flat=True))
+    assert states == {
+        "requested",
+        "accepted",
+        "declined",
+        "countered",
+        "delivered",
+        "missed",
+        "cancelled",
+    }
+    codes = set(Finding.objects.filter(organisation=demo).values_list("code", flat=True))
+    from lockstep.core.findings import CATALOGUE
+
+    # A believable plan has no dependency loop and no unit with six objectives in a quarter.
+    assert codes == set(CATALOGUE) - {"DEPENDENCY_CYCLE", "OVERLOADED_UNIT"}
+    chain = Finding.objects.get(
+        organisation=demo,
+        code="UPSTREAM_AT_RISK",
+        subject_id=KeyResult.objects.get(organisation=demo, key="line-a-defects").pk,
+    )
+    text = " ".join(chain.explanation)
+    for unit in ("Quality Control", "Operations", "Engineering"):
+        assert unit in text

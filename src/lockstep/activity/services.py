@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from django.db import models
@@ -30,6 +31,20 @@ def snapshot(obj: models.Model, *, m2m: tuple[str, ...] = ()) -> dict[str, Any]:
     return data
 
 
+Subscriber = Callable[[ActivityEvent], None]
+_subscribers: list[tuple[str, Subscriber]] = []
+
+
+def subscribe(verb_prefix: str, handler: Subscriber) -> None:
+    """Call `handler` with every event whose verb starts with `verb_prefix`.
+
+    Handlers run inside the writing service's transaction, so what they store (findings,
+    for one) commits or rolls back with the change that caused it.
+    """
+    if (verb_prefix, handler) not in _subscribers:
+        _subscribers.append((verb_prefix, handler))
+
+
 def event_record(
     *,
     organisation: Organisation,
@@ -46,7 +61,7 @@ def event_record(
         changed = {k for k in after if before.get(k) != after.get(k)}
         before = {k: v for k, v in before.items() if k in changed}
         after = {k: v for k, v in after.items() if k in changed}
-    return ActivityEvent.objects.create(
+    event = ActivityEvent.objects.create(
         organisation=organisation,
         actor=actor,
         at=at or timezone.now(),
@@ -57,3 +72,7 @@ def event_record(
         before=before,
         after=after,
     )
+    for prefix, handler in _subscribers:
+        if verb.startswith(prefix):
+            handler(event)
+    return event

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from lockstep.core.progress import KRKind, expected_progress
 from lockstep.goals import services as goals
+from lockstep.alignment.models import AskOffer, Dependency, Finding
 from lockstep.goals.models import CheckIn, Cycle, KeyResult, Objective
 from lockstep.goals.selectors import day_start, kr_due, org_tz
 from lockstep.org import services as org
@@ -109,6 +110,7 @@ class ObjectiveSpec:
     contributors: list[str] = field(default_factory=list)
     parents: list[tuple[str, float]] = field(default_factory=list)
     description: str = ""
+    state: str = "published"
 
 
 def _cycles(today: dt.date) -> list[tuple[str, str, str, dt.date, dt.date, str | None]]:
@@ -486,10 +488,45 @@ OBJECTIVES = [
             ),
         ],
     ),
+    ObjectiveSpec(
+        "support-efficiency", "Handle support calls faster", "quarter", "unit", owner="customer-support",
+        parents=[("delight-customers", 1.0)],
+        krs=[
+            KRSpec("aht-down", "Average handling time down to 6 minutes", "decrease", "customer-support",
+                   9.0, 6.0, "min", kpi="aht"),
+        ],
+    ),
+    ObjectiveSpec(
+        "premium-care", "Give premium customers unhurried care", "quarter", "unit",
+        owner="customer-experience", parents=[("delight-customers", 1.0)],
+        description="Pulls the same handling-time metric the other way from Customer Support.",
+        krs=[
+            KRSpec("premium-aht-up", "Premium calls get 10 minutes on average", "increase",
+                   "customer-experience", 8.0, 10.0, "min", kpi="aht"),
+        ],
+    ),
+    ObjectiveSpec(
+        "brand-refresh", "Refresh the brand guidelines", "quarter", "unit", owner="marketing",
+        description="Set by Marketing on its own; it feeds no company objective yet.",
+        krs=[
+            KRSpec("brand-guidelines", "New brand guidelines published", "milestone", "marketing",
+                   steps=["Audit", "Draft", "Published"], ends="not_started"),
+        ],
+    ),
+    ObjectiveSpec(
+        "loyalty-programme", "Launch a loyalty programme that brings customers back", "quarter", "shared",
+        contributors=["marketing", "sales"], parents=[("grow-new-products", 1.0)], state="draft",
+        krs=[
+            KRSpec("loyalty-members", "1,000 loyalty members", "increase", "marketing", 0, 1000, "members",
+                   co_owners=["ecommerce"], ends="not_started"),
+            KRSpec("loyalty-terms", "Loyalty terms approved", "milestone", "", ends="not_started"),
+        ],
+    ),
 ]
 
 # key, name, measure, healthy min, healthy max, owners, weekly series start -> end
 KPIS = [
+    ("aht", "Average handling time", "min", 5.0, 9.0, [], 9.1, 8.2),
     ("cac", "Customer acquisition cost", "EUR", 0.0, 120.0, ["marketing", "sales"], 128.0, 113.0),
     ("ltv", "Customer lifetime value", "EUR", 600.0, None, ["marketing", "sales"], 690.0, 812.0),
     (
@@ -520,7 +557,9 @@ INITIATIVES = [
 ]
 
 _CONFIDENCE = {"done": 10, "on_track": 8, "at_risk": 5, "off_track": 3}
-_SHORTFALL = {"on_track": 0.02, "at_risk": 0.17, "off_track": 0.4}
+# How far below the pace line each story ends; on-track KRs run slightly ahead so their
+# forecast reaches the target instead of flagging a likely miss.
+_SHORTFALL = {"on_track": -0.04, "at_risk": 0.17, "off_track": 0.4}
 
 
 def _value_for(kind: KRKind, start: float, target: float, p: float) -> float:
@@ -565,7 +604,7 @@ def _history(
     if spec.ends == "done":
         final = 1.0
     else:
-        final = max(0.05, expected_progress(now, start, due) - _SHORTFALL[spec.ends])
+        final = min(0.97, max(0.05, expected_progress(now, start, due) - _SHORTFALL[spec.ends]))
     out = []
     for i, at in enumerate(times):
         share = (at - start) / (last_at - start)
@@ -621,6 +660,13 @@ def load_demo(*, now: dt.datetime | None = None, seed: int = 7) -> Organisation:
 
     `now` (default: the clock) is the moment the demo is built for; tests pass past moments.
     """
+    from lockstep.alignment.services import findings_deferred
+
+    with findings_deferred():
+        return _load(now=now, seed=seed)
+
+
+def _load(*, now: dt.datetime | None, seed: int) -> Organisation:
     rng = random.Random(seed)
     now = now or timezone.now()
     today = now.astimezone(dt.UTC).date()
@@ -708,6 +754,7 @@ def load_demo(*, now: dt.datetime | None = None, seed: int = 7) -> Organisation:
             contributors=[units[u] for u in spec.contributors],
             parents=[(objectives[p], w) for p, w in spec.parents],
             description=spec.description,
+            state=spec.state,
         )
         objectives[spec.key] = objective
         for kr_spec in spec.krs:
@@ -726,7 +773,7 @@ def load_demo(*, now: dt.datetime | None = None, seed: int = 7) -> Organisation:
                 if kr_spec.due_day is not None
                 else None,
                 commitment=kr_spec.commitment,
-                owner_unit=units[kr_spec.owner],
+                owner_unit=units.get(kr_spec.owner),
                 owner_person=people.get(kr_spec.owner),
                 co_owners=[units[u] for u in kr_spec.co_owners],
                 kpi=kpis[kr_spec.kpi] if kr_spec.kpi else None,
@@ -747,9 +794,12 @@ def load_demo(*, now: dt.datetime | None = None, seed: int = 7) -> Organisation:
     for key, _, _, _, _, owners, first, last in KPIS:
         for w in range(weeks + 1):
             at = min(q_start + dt.timedelta(weeks=w, days=4, hours=9), now - dt.timedelta(hours=2))
-            value = first + (last - first) * w / weeks + rng.uniform(-1.5, 1.5)
+            # Noise in proportion to the metric, so a 9-minute handling time wobbles by seconds.
+            noise = rng.uniform(-1.5, 1.5) * min(1.0, abs(first) / 100)
+            value = first + (last - first) * w / weeks + noise
             goals.kpi_point_record(
-                kpi=kpis[key], actor=people[owners[0]], value=round(value, 1), at=at
+                kpi=kpis[key], actor=people[owners[0]] if owners else demo_person,
+                value=round(value, 1), at=at,
             )
 
     for title, unit, kr_keys, state, due_in in INITIATIVES:
@@ -763,7 +813,92 @@ def load_demo(*, now: dt.datetime | None = None, seed: int = 7) -> Organisation:
             state=state,
             due=today + dt.timedelta(days=due_in),
         )
+    _alignment(organisation, now, units, people, cycles, objectives, krs)
     return organisation
+
+
+def _alignment(
+    organisation: Organisation,
+    now: dt.datetime,
+    units: dict[str, Unit],
+    people: dict[str, Person],
+    cycles: dict[str, Cycle],
+    objectives: dict[str, Objective],
+    krs: dict[str, KeyResult],
+) -> None:
+    """Dependencies in every state, a three-step upstream chain, asks and offers, a review."""
+    from lockstep.alignment import services as align
+
+    line_a = cycles["line-a-six-weeks"].start
+    fx = cycles["feature-x-sprint"].start
+    shp = cycles["smarthome-month"].start
+    shop = cycles["shopping-month"].start
+    quarter = cycles["quarter"].start
+
+    def ask(key: str, kr: str, provider: str, title: str, needed_by: dt.date, days_ago: int,
+            effort: float = 0.0) -> Dependency:
+        item = krs[kr]
+        return align.dependency_request(
+            organisation=organisation, actor=people.get(item.owner_unit.key if item.owner_unit else ""),
+            requester_item=item, provider_unit=units[provider], title=title, needed_by=needed_by,
+            effort=effort, key=key, requested_at=now - dt.timedelta(days=days_ago),
+        )
+
+    def lead(unit: str) -> Person:
+        return people[unit]
+
+    # The Production Line A chain: quality waits on operations, which waits on engineering.
+    d = ask("line-a-equipment-ready", "line-a-sops", "engineering", "Line A equipment installed and tested",
+            line_a + dt.timedelta(days=20), 30, effort=40)
+    align.dependency_accept(dependency=d, actor=lead("engineering"), provider_item=krs["line-a-equipment"])
+    d = ask("trained-operators", "line-a-defects", "operations", "Trained operators for the trial runs",
+            line_a + dt.timedelta(days=34), 27, effort=40)
+    align.dependency_accept(dependency=d, actor=lead("operations"), provider_item=krs["line-a-sops"])
+    d = ask("on-site-installs", "median-response", "operations", "On-site installs for early Line A customers",
+            line_a + dt.timedelta(days=34), 20, effort=30)
+    align.dependency_accept(dependency=d, actor=lead("operations"))
+
+    # Product is the single point many launches lean on.
+    d = ask("feature-x-live", "fx-visits", "product", "Feature X live in production", fx + dt.timedelta(days=6), 12)
+    align.dependency_accept(dependency=d, actor=lead("product"), provider_item=krs["fx-built"])
+    align.dependency_deliver(dependency=d, actor=lead("product"))
+    ask("feature-x-faq", "fx-csat", "product", "FAQ and known issues for Feature X", fx + dt.timedelta(days=9), 9)
+    d = ask("preorder-page", "shp-preorders", "product", "Pre-order page for SmartHome Pro",
+            shp + dt.timedelta(days=7), 15)
+    align.dependency_accept(dependency=d, actor=lead("product"), provider_item=krs["shp-units-built"])
+
+    d = ask("retail-listings", "shp-preorders", "retail", "Retail partner listings live", shp + dt.timedelta(days=10), 14)
+    align.dependency_decline(dependency=d, actor=lead("retail"),
+                             reason="Shelf space is committed to the running-shoe relaunch this month.")
+    d = ask("hosting-contract", "page-load", "operations", "New hosting contract signed", shop + dt.timedelta(days=10), 18)
+    align.dependency_accept(dependency=d, actor=lead("operations"))
+    align.dependency_miss(dependency=d, actor=lead("ecommerce"), reason="Procurement did not sign in time.")
+    d = ask("segment-export", "returning-visitors", "ecommerce", "Customer segment export for remarketing",
+            shop + dt.timedelta(days=5), 20)
+    align.dependency_cancel(dependency=d, actor=lead("marketing"))
+
+    # Running shoes: asks and offers between peer leaders, one ask turned into a request.
+    def note(kind: str, src: str, dst: str, text: str) -> AskOffer:
+        return align.ask_offer_create(organisation=organisation, actor=lead(src), cycle=cycles["quarter"],
+                                      kind=kind, from_unit=units[src], to_unit=units[dst], text=text)
+
+    note("ask", "production", "marketing", "Which two running-shoe models should we scale first?")
+    note("offer", "marketing", "production", "Sell-through by model every Monday, from the campaign data.")
+    note("offer", "production", "retail", "Early samples of the new models for store displays.")
+    weekly_plan = note("ask", "distribution", "production", "Weekly output plan for the two best-selling models")
+    d = align.ask_to_dependency(ask=weekly_plan, actor=lead("distribution"), requester_item=krs["shoes-48h"],
+                                needed_by=quarter + dt.timedelta(weeks=8))
+    align.dependency_counter(dependency=d, actor=lead("production"), counter_date=quarter + dt.timedelta(weeks=10),
+                             reason="The new line's schedule settles in two weeks.")
+
+    # A draft goal set with peers rather than in a bubble.
+    align.review_request(objective=objectives["loyalty-programme"], actor=lead("marketing"),
+                         units=[units["ecommerce"], units["customer-experience"]])
+    reviews = {r.unit.key: r for r in objectives["loyalty-programme"].reviews.select_related("unit")}
+    align.review_respond(review=reviews["customer-experience"], actor=lead("customer-experience"),
+                         kind="endorsement", text="Happy to run the member desk.")
+    align.review_respond(review=reviews["ecommerce"], actor=lead("ecommerce"), kind="proposal",
+                         text="Start with 500 members: checkout changes land late in the quarter.")
 
 
 def demo_exists() -> bool:
@@ -786,6 +921,9 @@ def remove_demo() -> None:
         return
     # PROTECT foreign keys keep history safe in normal use; here everything goes, leaves first.
     ActivityEvent.objects.filter(organisation=organisation).delete()
+    Finding.objects.filter(organisation=organisation).delete()
+    AskOffer.objects.filter(organisation=organisation).delete()
+    Dependency.objects.filter(organisation=organisation).delete()
     Initiative.objects.filter(organisation=organisation).delete()
     CheckIn.objects.filter(organisation=organisation).delete()
     KeyResult.objects.filter(organisation=organisation).delete()

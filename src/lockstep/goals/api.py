@@ -356,6 +356,9 @@ class KeyResultOut(Schema):
     progress: float
     expected_progress: float
     status: Status
+    forecast_value: float | None = Field(..., description="least-squares projection to the due date")
+    forecast_progress: float | None
+    likely_miss: bool = Field(..., description="committed forecast < 1.0, aspirational < 0.7")
     archived: bool
 
 
@@ -398,6 +401,9 @@ def render_key_results(me: Person, krs: Sequence[KeyResult]) -> list[dict[str, A
                 "progress": n.progress,
                 "expected_progress": n.expected,
                 "status": n.status,
+                "forecast_value": n.forecast_value,
+                "forecast_progress": n.forecast_progress,
+                "likely_miss": n.likely_miss,
                 "archived": kr.archived_at is not None,
             }
         )

@@ -198,6 +198,12 @@ class KeyResult(models.Model):
     last_checkin_at = models.DateTimeField(null=True, blank=True)
     last_confidence = models.PositiveSmallIntegerField(null=True, blank=True)
     checkin_count = models.PositiveIntegerField(default=0)
+    # Running sums of the check-ins (t = days since the cycle start, v = value) so the
+    # least-squares forecast costs O(1) per KR whatever the length of its history.
+    sum_t = models.FloatField(default=0)
+    sum_v = models.FloatField(default=0)
+    sum_tt = models.FloatField(default=0)
+    sum_tv = models.FloatField(default=0)
     archived_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
+from lockstep.core.forecast import forecast_progress, forecast_value, likely_miss
 from lockstep.core.progress import (
+    Commitment,
     KRKind,
     Margins,
     Status,
@@ -20,6 +22,7 @@ from lockstep.core.progress import (
     kr_status,
 )
 from lockstep.core.rollup import KRScore, Link, roll_up, unit_shares
+from lockstep.core.snapshot import CheckInSums
 from lockstep.goals.models import ContributionLink, Cycle, KeyResult, Objective
 from lockstep.org.models import Organisation
 
@@ -29,6 +32,9 @@ class KRNumbers:
     progress: float
     expected: float
     status: Status
+    forecast_value: float | None = None
+    forecast_progress: float | None = None
+    likely_miss: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,7 +83,15 @@ def kr_numbers(
     status = kr_status(
         progress, expected, checked_in=kr.checkin_count > 0, margins=margins_of(organisation)
     )
-    return KRNumbers(progress=progress, expected=expected, status=status)
+    sums = CheckInSums(kr.checkin_count, kr.sum_t, kr.sum_v, kr.sum_tt, kr.sum_tv)
+    due_t = float((kr_due(kr) - kr.objective.cycle.start).days + 1)
+    value = forecast_value(sums, start_value=kr.start, due_t=due_t)
+    fp = forecast_progress(KRKind(kr.kind), kr.start, kr.target, sums, due_t)
+    return KRNumbers(
+        progress=progress, expected=expected, status=status, forecast_value=value,
+        forecast_progress=fp,
+        likely_miss=status is not Status.DONE and likely_miss(fp, Commitment(kr.commitment)),
+    )
 
 
 def _descendant_ids(objective_ids: set[int]) -> tuple[set[int], list[tuple[int, int, float]]]:

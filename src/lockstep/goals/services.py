@@ -15,8 +15,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from lockstep.activity.services import event_record, snapshot
+from lockstep.core.forecast import days_since, sums_add
 from lockstep.core.progress import Commitment, KRKind, target_is_valid
 from lockstep.core.rollup import find_cycle
+from lockstep.core.snapshot import CheckInSums
 from lockstep.errors import Conflict, ValidationFailed
 from lockstep.goals.models import (
     KPI,
@@ -149,7 +151,14 @@ def cycle_update(*, cycle: Cycle, actor: Person | None, **changes: Any) -> Cycle
     before = snapshot(cycle)
     for field, value in {**data, **({"key": changes["key"]} if "key" in changes else {})}.items():
         setattr(cycle, field, value)
+    moved = cycle.start.isoformat() != before["start"]
     cycle.save()
+    if moved:
+        # The forecast sums count days from the cycle start; rebase them on the new start.
+        for kr in KeyResult.objects.filter(objective__cycle=cycle, checkin_count__gt=0).select_related(
+            "objective__cycle", "organisation"
+        ):
+            key_result_sums_rebuild(kr)
     event_record(
         organisation=cycle.organisation,
         actor=actor,
@@ -644,18 +653,10 @@ def checkin_record(
         source=source,
     )
     before = {"current_value": kr.current_value, "last_checkin_at": kr.last_checkin_at}
-    kr.checkin_count += 1
+    _add_to_sums(kr, at, value)
     if kr.last_checkin_at is None or at >= kr.last_checkin_at:
         kr.current_value, kr.last_checkin_at, kr.last_confidence = value, at, confidence
-    kr.save(
-        update_fields=[
-            "checkin_count",
-            "current_value",
-            "last_checkin_at",
-            "last_confidence",
-            "updated_at",
-        ]
-    )
+    kr.save(update_fields=["current_value", "last_checkin_at", "last_confidence", "updated_at", *SUM_FIELDS])
     event_record(
         organisation=org,
         actor=actor,
@@ -681,6 +682,29 @@ def snapshot_values(data: dict[str, Any]) -> dict[str, Any]:
     return {
         k: (v.isoformat() if isinstance(v, dt.datetime | dt.date) else v) for k, v in data.items()
     }
+
+
+SUM_FIELDS = ["checkin_count", "sum_t", "sum_v", "sum_tt", "sum_tv"]
+
+
+def _sums_of(kr: KeyResult) -> CheckInSums:
+    return CheckInSums(kr.checkin_count, kr.sum_t, kr.sum_v, kr.sum_tt, kr.sum_tv)
+
+
+def _add_to_sums(kr: KeyResult, at: dt.datetime, value: float) -> None:
+    t = days_since(at, kr.objective.cycle.start, org_tz(kr.organisation))
+    sums = sums_add(_sums_of(kr), t, value)
+    kr.checkin_count, kr.sum_t, kr.sum_v, kr.sum_tt, kr.sum_tv = (
+        sums.n, sums.st, sums.sv, sums.stt, sums.stv,
+    )
+
+
+def key_result_sums_rebuild(kr: KeyResult) -> None:
+    """Recompute a KR's running sums from its check-ins (after its cycle's start moved)."""
+    kr.checkin_count, kr.sum_t, kr.sum_v, kr.sum_tt, kr.sum_tv = 0, 0.0, 0.0, 0.0, 0.0
+    for at, value in kr.checkins.values_list("at", "value"):
+        _add_to_sums(kr, at, value)
+    kr.save(update_fields=SUM_FIELDS)
 
 
 # ---- initiatives ----------------------------------------------------------------------

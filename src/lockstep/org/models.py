@@ -15,6 +15,13 @@ class Organisation(models.Model):
     timezone = models.CharField(max_length=64, default="UTC")
     on_track_margin = models.FloatField(default=0.10)
     at_risk_margin = models.FloatField(default=0.25)
+    # Alignment engine thresholds (PRODUCT.md section 5).
+    answer_window_days = models.PositiveSmallIntegerField(default=5)
+    max_objectives_per_unit = models.PositiveSmallIntegerField(default=5)
+    max_krs_per_objective = models.PositiveSmallIntegerField(default=5)
+    low_confidence = models.PositiveSmallIntegerField(default=3)
+    single_point_min_units = models.PositiveSmallIntegerField(default=3)
+    task_share = models.FloatField(default=0.5)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,0 +1,330 @@
+"""Reads for the alignment engine: database rows → core.snapshot → findings and graphs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.utils import timezone
+
+from lockstep.alignment.models import Dependency, Finding, Review
+from lockstep.core.progress import Commitment, KRKind, Margins
+from lockstep.core.snapshot import (
+    CheckInSums,
+    CycleSnap,
+    DependencySnap,
+    DependencyState,
+    Endorsement,
+    InitiativeSnap,
+    KPISnap,
+    KRSnap,
+    ObjectiveSnap,
+    Ref,
+    Snapshot,
+    Thresholds,
+    UnitSnap,
+)
+from lockstep.goals.models import KPI, ContributionLink, Cycle, Initiative, KeyResult, Objective
+from lockstep.goals.selectors import org_tz
+from lockstep.org.models import Organisation, Unit
+
+# Dependencies that no longer bind anyone drop out of the risk graph.
+OPEN_STATES = (
+    DependencyState.REQUESTED,
+    DependencyState.ACCEPTED,
+    DependencyState.COUNTERED,
+    DependencyState.DECLINED,
+    DependencyState.MISSED,
+)
+
+
+def thresholds_of(organisation: Organisation) -> Thresholds:
+    return Thresholds(
+        margins=Margins(organisation.on_track_margin, organisation.at_risk_margin),
+        answer_window_days=organisation.answer_window_days,
+        max_objectives_per_unit=organisation.max_objectives_per_unit,
+        max_krs_per_objective=organisation.max_krs_per_objective,
+        low_confidence=organisation.low_confidence,
+        single_point_min_units=organisation.single_point_min_units,
+        task_share=organisation.task_share,
+    )
+
+
+def _requester_ref(d: dict[str, int | None]) -> Ref | None:
+    if d["requester_kr_id"]:
+        return ("kr", int(d["requester_kr_id"]))
+    if d["requester_initiative_id"]:
+        return ("initiative", int(d["requester_initiative_id"]))
+    return None
+
+
+def _provider_ref(d: dict[str, int | None]) -> Ref | None:
+    if d["provider_kr_id"]:
+        return ("kr", int(d["provider_kr_id"]))
+    if d["provider_initiative_id"]:
+        return ("initiative", int(d["provider_initiative_id"]))
+    return None
+
+
+DEP_FIELDS = (
+    "id", "title", "requester_unit_id", "provider_unit_id", "needed_by", "state", "requested_at",
+    "requester_kr_id", "requester_initiative_id", "provider_kr_id", "provider_initiative_id",
+    "effort", "answered_at",
+)
+
+
+def snapshot_of(
+    organisation: Organisation,
+    *,
+    now: dt.datetime | None = None,
+    kr_ids: Collection[int] | None = None,
+    objective_ids: Collection[int] | None = None,
+    initiative_ids: Collection[int] | None = None,
+    dependency_ids: Collection[int] | None = None,
+) -> Snapshot:
+    """The organisation (or the named part of it) as plain data, in a fixed number of queries.
+
+    None means "all"; a partial snapshot also holds the objectives of the KRs it holds and
+    every unit, cycle and KPI (small tables), so the engine can name things.
+    """
+    org = organisation
+    krs_q = KeyResult.objects.filter(organisation=org, archived_at__isnull=True)
+    if kr_ids is not None:
+        krs_q = krs_q.filter(Q(pk__in=kr_ids) | Q(objective_id__in=objective_ids or ()))
+    elif objective_ids is not None:
+        krs_q = krs_q.filter(objective_id__in=objective_ids)
+    kr_rows = list(
+        krs_q.values(
+            "id", "key", "title", "objective_id", "kind", "start", "target", "due",
+            "objective__cycle__end", "weight", "commitment", "owner_unit_id", "cadence_days",
+            "kpi_id", "current_value", "last_checkin_at", "last_confidence", "checkin_count",
+            "sum_t", "sum_v", "sum_tt", "sum_tv",
+        )
+    )
+    kr_pks = [r["id"] for r in kr_rows]
+    co_owners: dict[int, list[int]] = {}
+    through = KeyResult.co_owners.through
+    for kr_id, unit_id in through.objects.filter(keyresult_id__in=kr_pks).values_list(
+        "keyresult_id", "unit_id"
+    ):
+        co_owners.setdefault(kr_id, []).append(unit_id)
+
+    obj_q = Objective.objects.filter(organisation=org, archived_at__isnull=True)
+    if kr_ids is not None or objective_ids is not None:
+        obj_q = obj_q.filter(Q(pk__in={r["objective_id"] for r in kr_rows}) | Q(pk__in=objective_ids or ()))
+    obj_rows = list(obj_q.values("id", "key", "title", "cycle_id", "level", "owner_unit_id", "state"))
+    obj_pks = [o["id"] for o in obj_rows]
+    contributors: dict[int, list[int]] = {}
+    for oid, uid in Objective.contributors.through.objects.filter(objective_id__in=obj_pks).values_list(
+        "objective_id", "unit_id"
+    ):
+        contributors.setdefault(oid, []).append(uid)
+    parents: dict[int, list[tuple[int, float]]] = {}
+    children_of_scope = ContributionLink.objects.filter(
+        Q(child_id__in=obj_pks) | Q(parent_id__in=obj_pks),
+        child__archived_at__isnull=True,
+        parent__archived_at__isnull=True,
+    ).values_list("child_id", "parent_id", "weight")
+    for child, parent, weight in children_of_scope:
+        parents.setdefault(child, []).append((parent, weight))
+
+    init_q = Initiative.objects.filter(organisation=org, archived_at__isnull=True)
+    if initiative_ids is not None:
+        init_q = init_q.filter(pk__in=initiative_ids)
+    init_rows = list(init_q.values("id", "title", "owner_unit_id", "state", "due"))
+    init_krs: dict[int, list[int]] = {}
+    for iid, kid in Initiative.key_results.through.objects.filter(
+        initiative_id__in=[i["id"] for i in init_rows]
+    ).values_list("initiative_id", "keyresult_id"):
+        init_krs.setdefault(iid, []).append(kid)
+
+    dep_q = Dependency.objects.filter(organisation=org)
+    if dependency_ids is not None:
+        dep_q = dep_q.filter(pk__in=dependency_ids)
+    dep_rows = list(dep_q.values(*DEP_FIELDS))
+
+    kpis = KPI.objects.filter(organisation=org, archived_at__isnull=True).prefetch_related("owner_units")
+    endorsements = Review.objects.filter(objective_id__in=obj_pks).values_list("objective_id", "unit_id", "state")
+
+    return Snapshot(
+        now=now or timezone.now(),
+        tz=org_tz(org),
+        thresholds=thresholds_of(org),
+        units=tuple(
+            UnitSnap(u["id"], u["key"], u["name"], u["parent_id"], u["weekly_capacity"], u["capacity_unit"])
+            for u in Unit.objects.filter(organisation=org, archived_at__isnull=True).values(
+                "id", "key", "name", "parent_id", "weekly_capacity", "capacity_unit"
+            )
+        ),
+        cycles=tuple(
+            CycleSnap(*row)
+            for row in Cycle.objects.filter(organisation=org).values_list("id", "key", "start", "end")
+        ),
+        objectives=tuple(
+            ObjectiveSnap(
+                id=o["id"], key=o["key"], title=o["title"], cycle_id=o["cycle_id"], level=o["level"],
+                owner_unit_id=o["owner_unit_id"], contributor_ids=tuple(sorted(contributors.get(o["id"], ()))),
+                state=o["state"], parents=tuple(sorted(parents.get(o["id"], ()))),
+            )
+            for o in obj_rows
+        ),
+        krs=tuple(
+            KRSnap(
+                id=r["id"], key=r["key"], title=r["title"], objective_id=r["objective_id"],
+                kind=KRKind(r["kind"]), start=r["start"], target=r["target"],
+                due=r["due"] or r["objective__cycle__end"], weight=r["weight"],
+                commitment=Commitment(r["commitment"]), owner_unit_id=r["owner_unit_id"],
+                co_owner_ids=tuple(sorted(co_owners.get(r["id"], ()))), cadence_days=r["cadence_days"],
+                kpi_id=r["kpi_id"], current_value=r["current_value"], last_checkin_at=r["last_checkin_at"],
+                last_confidence=r["last_confidence"],
+                sums=CheckInSums(r["checkin_count"], r["sum_t"], r["sum_v"], r["sum_tt"], r["sum_tv"]),
+            )
+            for r in kr_rows
+        ),
+        initiatives=tuple(
+            InitiativeSnap(
+                id=i["id"], title=i["title"], owner_unit_id=i["owner_unit_id"],
+                kr_ids=tuple(sorted(init_krs.get(i["id"], ()))), state=i["state"], due=i["due"],
+            )
+            for i in init_rows
+        ),
+        dependencies=tuple(
+            DependencySnap(
+                id=d["id"], title=d["title"], requester_unit_id=d["requester_unit_id"],
+                provider_unit_id=d["provider_unit_id"], needed_by=d["needed_by"],
+                state=DependencyState(d["state"]), requested_at=d["requested_at"],
+                requester_item=_requester_ref(d), provider_item=_provider_ref(d), effort=d["effort"],
+                answered_at=d["answered_at"],
+            )
+            for d in dep_rows
+        ),
+        kpis=tuple(
+            KPISnap(k.pk, k.key, k.name, tuple(sorted(u.pk for u in k.owner_units.all()))) for k in kpis
+        ),
+        endorsements=tuple(
+            Endorsement(oid, uid, state == Review.State.ENDORSED) for oid, uid, state in endorsements
+        ),
+    )
+
+
+def _item_filter(prefix: str, refs: Iterable[Ref]) -> Q:
+    krs = [i for kind, i in refs if kind == "kr"]
+    inits = [i for kind, i in refs if kind == "initiative"]
+    return Q(**{f"{prefix}_kr_id__in": krs}) | Q(**{f"{prefix}_initiative_id__in": inits})
+
+
+@dataclass(frozen=True)
+class RiskScope:
+    """The items whose upstream risk a change can alter, and everything their chains reach."""
+
+    downstream: frozenset[Ref]
+    items: frozenset[Ref]
+    dependency_ids: frozenset[int]
+
+
+def risk_scope(organisation: Organisation, start: Ref) -> RiskScope:
+    """Walk dependency edges down from `start` (who waits on it), then up from all of those.
+
+    One query per step of depth; only live dependencies count.
+    """
+    live = Dependency.objects.filter(organisation=organisation, state__in=OPEN_STATES)
+    down: set[Ref] = {start}
+    frontier: set[Ref] = {start}
+    dep_ids: set[int] = set()
+    while frontier:
+        rows = list(live.filter(_item_filter("provider", frontier)).values(*DEP_FIELDS))
+        dep_ids.update(r["id"] for r in rows)
+        nxt = {ref for r in rows if (ref := _requester_ref(r)) is not None} - down
+        down |= nxt
+        frontier = nxt
+    items: set[Ref] = set(down)
+    frontier = set(down)
+    while frontier:
+        rows = list(live.filter(_item_filter("requester", frontier)).values(*DEP_FIELDS))
+        dep_ids.update(r["id"] for r in rows)
+        nxt = {ref for r in rows if (ref := _provider_ref(r)) is not None} - items
+        items |= nxt
+        frontier = nxt
+    return RiskScope(frozenset(down), frozenset(items), frozenset(dep_ids))
+
+
+def findings_query(organisation: Organisation) -> QuerySet[Finding]:
+    """Stored findings, most severe first, with their units, for pages and API."""
+    rank = Case(
+        When(severity="error", then=Value(0)),
+        When(severity="warning", then=Value(1)),
+        default=Value(2),
+        output_field=IntegerField(),
+    )
+    return (
+        Finding.objects.filter(organisation=organisation)
+        .annotate(rank=rank)
+        .order_by("rank", "code", "key")
+        .prefetch_related("units")
+    )
+
+
+PROBLEM_CODES = {"OFF_PACE", "LIKELY_MISS", "DEPENDENCY_DECLINED", "DEPENDENCY_TOO_LATE"}
+
+
+def dependency_graph(organisation: Organisation, *, unit_id: int | None = None) -> dict[str, object]:
+    """Items joined by dependencies, as nodes and edges with risk marks from stored findings.
+
+    An edge runs from the item that needs something to the item that delivers it (or to
+    the provider unit while no item is named). Bounded queries whatever the graph's size.
+    """
+    from lockstep.goals.selectors import key_results_query, kr_numbers
+
+    deps = Dependency.objects.filter(organisation=organisation).exclude(state=DependencyState.CANCELLED)
+    if unit_id is not None:
+        deps = deps.filter(Q(requester_unit_id=unit_id) | Q(provider_unit_id=unit_id))
+    rows = list(deps.values(*DEP_FIELDS))
+    refs = {r for d in rows for r in (_requester_ref(d), _provider_ref(d)) if r}
+    kr_ids = [pk for kind, pk in refs if kind == "kr"]
+    init_ids = [pk for kind, pk in refs if kind == "initiative"]
+    marks: dict[tuple[str, int], set[str]] = {}
+    for code, stype, sid in Finding.objects.filter(organisation=organisation).values_list(
+        "code", "subject_type", "subject_id"
+    ):
+        marks.setdefault((stype, sid), set()).add(code)
+    units = dict(Unit.objects.filter(organisation=organisation).values_list("pk", "name"))
+    nodes: list[dict[str, object]] = []
+    for kr in key_results_query(organisation).filter(pk__in=kr_ids):
+        n = kr_numbers(kr, organisation=organisation)
+        codes = marks.get(("kr", kr.pk), set())
+        nodes.append({
+            "id": f"kr:{kr.pk}", "type": "kr", "label": f"{units.get(kr.owner_unit_id or 0, '?')}: {kr.title}",
+            "unit_id": kr.owner_unit_id, "status": n.status.value, "at_risk": "UPSTREAM_AT_RISK" in codes,
+            "problem": bool(codes & PROBLEM_CODES),
+        })
+    for pk, title, owner, state in Initiative.objects.filter(pk__in=init_ids).values_list(
+        "pk", "title", "owner_unit_id", "state"
+    ):
+        codes = marks.get(("initiative", pk), set())
+        nodes.append({
+            "id": f"initiative:{pk}", "type": "initiative", "label": f"{units.get(owner, '?')}: {title}",
+            "unit_id": owner, "status": state, "at_risk": "UPSTREAM_AT_RISK" in codes,
+            "problem": state == "blocked",
+        })
+    edges: list[dict[str, object]] = []
+    for d in rows:
+        source, target = _requester_ref(d), _provider_ref(d)
+        if source is None:
+            continue
+        if target is None:
+            unit_node = f"unit:{d['provider_unit_id']}"
+            if not any(n["id"] == unit_node for n in nodes):
+                nodes.append({
+                    "id": unit_node, "type": "unit", "label": units.get(d["provider_unit_id"], "?"),
+                    "unit_id": d["provider_unit_id"], "status": None, "at_risk": False, "problem": False,
+                })
+        edges.append({
+            "source": f"{source[0]}:{source[1]}",
+            "target": f"{target[0]}:{target[1]}" if target else f"unit:{d['provider_unit_id']}",
+            "kind": "dependency", "state": d["state"], "dependency_id": d["id"], "label": d["title"],
+            "problem": bool(marks.get(("dependency", d["id"]), set()) & PROBLEM_CODES)
+            or d["state"] in (DependencyState.DECLINED, DependencyState.MISSED),
+        })
+    return {"nodes": nodes, "edges": edges}
