@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
@@ -770,22 +770,45 @@ def _upstream_at_risk(ix: _Index) -> Iterator[Finding]:
             depends_on[node].append(d.provider_item)
     bad = _risk_roots(ix)
     live_krs = ix.live_kr_ids
-    for subject, chain in sorted(upstream_risk(depends_on, bad).items()):
+    risk = upstream_risk(depends_on, bad)
+    for subject, nearest in sorted(risk.items()):
         kind, item_id = subject
         if not (
             (kind == "kr" and item_id in live_krs)
             or (kind == "initiative" and item_id in ix.initiatives)
         ):
             continue
+        chain = _whole_chain(nearest, risk)
+        roots = [ref for ref in chain[1:] if ref in bad]
+        lines = _chain_lines(ix, chain, _why_bad(ix, chain[-1], bad[chain[-1]]))
+        # Every bad item on the way says why, nearest first; the origin's line stays last.
+        lines[-1:-1] = [_why_bad(ix, ref, bad[ref]) for ref in roots[:-1]]
         yield ix.finding(
             "UPSTREAM_AT_RISK",
             subject,
             units=[u for ref in chain for u in ix.units_of(ref)],
             title=f"{ix.label(subject)} is at risk upstream",
-            explanation=_chain_lines(ix, chain, _why_bad(ix, chain[-1], bad[chain[-1]])),
-            suggestion=_upstream_suggestion(ix, chain[-1]),
+            explanation=lines,
+            suggestion=_upstream_suggestion(ix, nearest[-1]),
             links=chain,
         )
+
+
+def _whole_chain(nearest: tuple[Ref, ...], risk: Mapping[Ref, tuple[Ref, ...]]) -> tuple[Ref, ...]:
+    """Follow the chain past bad items that are themselves at risk upstream, to the origin.
+
+    The shortest chain stops at the first bad item; the finding names the whole chain, so a
+    team sees both the neighbour it waits on and the problem further up that holds it back.
+    """
+    chain = list(nearest)
+    seen = set(chain)
+    while (further := risk.get(chain[-1])) is not None:
+        extension = further[1:]
+        if not extension or any(ref in seen for ref in extension):
+            break  # a loop of bad items: stop where it closes
+        chain.extend(extension)
+        seen.update(extension)
+    return tuple(chain)
 
 
 def _chain_lines(ix: _Index, chain: tuple[Ref, ...], why: str) -> list[str]:
