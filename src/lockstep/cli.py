@@ -241,7 +241,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                 print(f"{args.file}: {problem}", file=sys.stderr)
             return 2
     else:
-        from lockstep.alignment.services import findings_refresh_full, finding_rows
+        from lockstep.alignment.services import finding_rows, findings_refresh_full
 
         org = _organisation(args.org)
         rows = finding_rows(org, findings_refresh_full(org))
@@ -299,7 +299,9 @@ def parser() -> argparse.ArgumentParser:
     ck = sub.add_parser(
         "check", help="run the alignment engine on a plan file or the database; exit 1 on errors"
     )
-    ck.add_argument("file", nargs="?", help="a YAML plan (default: the organisation in the database)")
+    ck.add_argument(
+        "file", nargs="?", help="a YAML plan (default: the organisation in the database)"
+    )
     ck.add_argument("--org", help="organisation slug (default: the only one)")
     ck.add_argument("--format", choices=["table", "json"], default="table")
     ck.set_defaults(func=cmd_check)

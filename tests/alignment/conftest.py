@@ -16,9 +16,14 @@ def leaders(org, units):
     """A leader for marketing and one for product, each with a signed-in API client."""
     out = {}
     for key in ("marketing", "product"):
-        user = get_user_model().objects.create_user(f"{key}-lead", f"{key}@example.com", "pw-long-enough")
+        user = get_user_model().objects.create_user(
+            f"{key}-lead", f"{key}@example.com", "pw-long-enough"
+        )
         person = org_services.person_create(
-            organisation=org, actor=None, name=f"{key.title()} Lead", email=f"{key}@example.com",
+            organisation=org,
+            actor=None,
+            name=f"{key.title()} Lead",
+            email=f"{key}@example.com",
             memberships=[(units[key], "leader")],
         )
         person.user = user
@@ -33,12 +38,33 @@ def leaders(org, units):
 def plan(org, units, cycle):
     """Marketing's visits KR needs something from product, whose build KR delivers it."""
     launch = goals.objective_create(
-        organisation=org, actor=None, cycle=cycle, title="Launch X", level="shared",
+        organisation=org,
+        actor=None,
+        cycle=cycle,
+        title="Launch X",
+        level="shared",
         contributors=[units["product"], units["marketing"]],
     )
-    visits = goals.key_result_create(objective=launch, actor=None, title="Visits", kind="increase",
-                                     target=5000, owner_unit=units["marketing"], key="visits")
-    build = goals.key_result_create(objective=launch, actor=None, title="Feature built", kind="milestone",
-                                    owner_unit=units["product"], key="build")
-    return {"objective": launch, "visits": visits, "build": build,
-            "needed_by": cycle.start + dt.timedelta(days=6)}
+    visits = goals.key_result_create(
+        objective=launch,
+        actor=None,
+        title="Visits",
+        kind="increase",
+        target=5000,
+        owner_unit=units["marketing"],
+        key="visits",
+    )
+    build = goals.key_result_create(
+        objective=launch,
+        actor=None,
+        title="Feature built",
+        kind="milestone",
+        owner_unit=units["product"],
+        key="build",
+    )
+    return {
+        "objective": launch,
+        "visits": visits,
+        "build": build,
+        "needed_by": cycle.start + dt.timedelta(days=6),
+    }

@@ -14,10 +14,16 @@ from tests.api.conftest import field_error
 @pytest.fixture
 def requested(leaders, plan, units):
     _, mkt = leaders["marketing"]
-    status, body = mkt.post("/dependencies", {
-        "title": "Feature live", "requester_kr_id": plan["visits"].pk,
-        "provider_unit_id": units["product"].pk, "needed_by": str(plan["needed_by"]), "effort": 8,
-    })
+    status, body = mkt.post(
+        "/dependencies",
+        {
+            "title": "Feature live",
+            "requester_kr_id": plan["visits"].pk,
+            "provider_unit_id": units["product"].pk,
+            "needed_by": str(plan["needed_by"]),
+            "effort": 8,
+        },
+    )
     assert status == 201, body
     assert body["state"] == "requested" and body["requester_unit_id"] == units["marketing"].pk
     return body
@@ -25,7 +31,9 @@ def requested(leaders, plan, units):
 
 def test_provider_leader_accepts_with_the_delivering_kr(leaders, requested, plan):
     _, prod = leaders["product"]
-    status, body = prod.post(f"/dependencies/{requested['id']}/accept", {"provider_kr_id": plan["build"].pk})
+    status, body = prod.post(
+        f"/dependencies/{requested['id']}/accept", {"provider_kr_id": plan["build"].pk}
+    )
     assert status == 200, body
     assert body["state"] == "accepted" and body["provider_kr_id"] == plan["build"].pk
     status, body = prod.post(f"/dependencies/{requested['id']}/deliver", {})
@@ -45,6 +53,7 @@ def test_decline_needs_a_reason(leaders, requested, unchanged):
         status, body = prod.post(f"/dependencies/{requested['id']}/decline", {"reason": "  "})
     assert status == 422 and field_error(body, "reason")
     status, body = prod.post(f"/dependencies/{requested['id']}/decline", {"reason": "No capacity"})
+    assert status == 200
     assert body["state"] == "declined" and body["reason"] == "No capacity"
 
 
@@ -52,17 +61,27 @@ def test_counter_then_requester_accepts_the_new_date(leaders, requested, plan):
     _, prod = leaders["product"]
     _, mkt = leaders["marketing"]
     later = plan["needed_by"] + dt.timedelta(days=2)
-    status, body = prod.post(f"/dependencies/{requested['id']}/counter", {"counter_date": str(later)})
+    status, body = prod.post(
+        f"/dependencies/{requested['id']}/counter", {"counter_date": str(later)}
+    )
+    assert status == 200
     assert body["state"] == "countered" and body["counter_date"] == str(later)
-    status, body = mkt.post(f"/dependencies/{requested['id']}/counter-answer", {"accept": True})
-    assert body["state"] == "accepted" and body["needed_by"] == str(later) and body["counter_date"] is None
+    _status, body = mkt.post(f"/dependencies/{requested['id']}/counter-answer", {"accept": True})
+    assert (
+        body["state"] == "accepted"
+        and body["needed_by"] == str(later)
+        and body["counter_date"] is None
+    )
 
 
 def test_rejected_counter_goes_back_to_requested(leaders, requested, plan):
     _, prod = leaders["product"]
     _, mkt = leaders["marketing"]
-    prod.post(f"/dependencies/{requested['id']}/counter", {"counter_date": str(plan["needed_by"] + dt.timedelta(days=3))})
-    status, body = mkt.post(f"/dependencies/{requested['id']}/counter-answer", {"accept": False})
+    prod.post(
+        f"/dependencies/{requested['id']}/counter",
+        {"counter_date": str(plan["needed_by"] + dt.timedelta(days=3))},
+    )
+    _status, body = mkt.post(f"/dependencies/{requested['id']}/counter-answer", {"accept": False})
     assert body["state"] == "requested" and body["needed_by"] == str(plan["needed_by"])
 
 
@@ -70,14 +89,18 @@ def test_every_step_is_an_activity_event(leaders, requested, plan):
     _, prod = leaders["product"]
     prod.post(f"/dependencies/{requested['id']}/accept", {})
     prod.post(f"/dependencies/{requested['id']}/deliver", {})
-    verbs = list(ActivityEvent.objects.filter(object_type="dependency").order_by("id").values_list("verb", flat=True))
+    verbs = list(
+        ActivityEvent.objects.filter(object_type="dependency")
+        .order_by("id")
+        .values_list("verb", flat=True)
+    )
     assert verbs == ["dependency.requested", "dependency.accepted", "dependency.delivered"]
 
 
 def test_wrong_step_is_a_conflict(leaders, requested, unchanged):
     _, prod = leaders["product"]
     with unchanged():
-        status, body = prod.post(f"/dependencies/{requested['id']}/deliver", {})
+        status, _body = prod.post(f"/dependencies/{requested['id']}/deliver", {})
     assert status == 409
 
 
@@ -92,7 +115,8 @@ def test_wrong_step_is_a_conflict(leaders, requested, unchanged):
 def test_bad_requests_write_nothing(leaders, plan, units, unchanged, change, field, message):
     _, mkt = leaders["marketing"]
     body = {
-        "title": "X", "requester_kr_id": change.get("requester_kr_id", plan["visits"].pk),
+        "title": "X",
+        "requester_kr_id": change.get("requester_kr_id", plan["visits"].pk),
         "provider_unit_id": units[change.get("provider_unit", "product")].pk,
         "needed_by": str(plan["needed_by"] + dt.timedelta(days=change.get("needed_by_days", 0))),
     }
@@ -105,10 +129,15 @@ def test_bad_requests_write_nothing(leaders, plan, units, unchanged, change, fie
 def test_non_member_cannot_ask_for_another_unit(leaders, plan, units, unchanged):
     _, prod = leaders["product"]
     with unchanged():
-        status, body = prod.post("/dependencies", {
-            "title": "X", "requester_kr_id": plan["visits"].pk, "provider_unit_id": units["support"].pk,
-            "needed_by": str(plan["needed_by"]),
-        })
+        status, _body = prod.post(
+            "/dependencies",
+            {
+                "title": "X",
+                "requester_kr_id": plan["visits"].pk,
+                "provider_unit_id": units["support"].pk,
+                "needed_by": str(plan["needed_by"]),
+            },
+        )
     assert status == 403
 
 
@@ -118,3 +147,9 @@ def test_filters_by_unit_and_state(leaders, requested, units):
     assert mkt.get("/dependencies", requester_unit_id=units["product"].pk)[1]["count"] == 0
     assert mkt.get("/dependencies", state="accepted")[1]["count"] == 0
     assert Dependency.objects.get().key == "feature-live"
+
+
+def test_model_states_match_the_core_states():
+    from lockstep.core.snapshot import DependencyState
+
+    assert list(Dependency.State.values) == [s.value for s in DependencyState]

@@ -23,7 +23,9 @@ from lockstep.org.models import Person, Unit
 router = Router(tags=["alignment"])
 
 
-def _item(me: Person, kr_id: int | None, initiative_id: int | None, field: str) -> KeyResult | Initiative | None:
+def _item(
+    me: Person, kr_id: int | None, initiative_id: int | None, field: str
+) -> KeyResult | Initiative | None:
     if kr_id is not None and initiative_id is not None:
         raise ValidationFailed.on(field, "name a key result or an initiative, not both")
     if kr_id is not None:
@@ -95,7 +97,9 @@ class CounterAnswerIn(Schema):
 
 
 @router.get("/dependencies", response={200: Page[DependencyOut], **ERRORS})
-def dependency_list(request: HttpRequest, filters: Query[DependencyFilters], page: Query[PageParams]) -> dict[str, Any]:
+def dependency_list(
+    request: HttpRequest, filters: Query[DependencyFilters], page: Query[PageParams]
+) -> dict[str, Any]:
     me = current_person(request)
     qs = Dependency.objects.filter(organisation=me.organisation)
     if filters.unit_id is not None:
@@ -114,12 +118,20 @@ def dependency_create(request: HttpRequest, payload: DependencyIn) -> tuple[int,
     me = current_person(request)
     item = _item(me, payload.requester_kr_id, payload.requester_initiative_id, "requester")
     if item is None:
-        raise ValidationFailed.on("requester_kr_id", "name the key result or initiative that needs it")
+        raise ValidationFailed.on(
+            "requester_kr_id", "name the key result or initiative that needs it"
+        )
     provider = resolve_in_org(Unit, me.organisation, payload.provider_unit_id, "provider_unit_id")
     assert provider is not None
     dep = services.dependency_request(
-        organisation=me.organisation, actor=me, requester_item=item, provider_unit=provider,
-        title=payload.title, needed_by=payload.needed_by, description=payload.description, effort=payload.effort,
+        organisation=me.organisation,
+        actor=me,
+        requester_item=item,
+        provider_unit=provider,
+        title=payload.title,
+        needed_by=payload.needed_by,
+        description=payload.description,
+        effort=payload.effort,
         key=payload.key,
     )
     return 201, dep
@@ -134,27 +146,38 @@ def dependency_get(request: HttpRequest, dep_id: int) -> Dependency:
 def dependency_accept(request: HttpRequest, dep_id: int, payload: AcceptIn) -> Dependency:
     me = current_person(request)
     item = _item(me, payload.provider_kr_id, payload.provider_initiative_id, "provider")
-    return services.dependency_accept(dependency=access_dependency(me, dep_id), actor=me, provider_item=item)
+    return services.dependency_accept(
+        dependency=access_dependency(me, dep_id), actor=me, provider_item=item
+    )
 
 
 @router.post("/dependencies/{dep_id}/decline", response={200: DependencyOut, **ERRORS})
 def dependency_decline(request: HttpRequest, dep_id: int, payload: ReasonIn) -> Dependency:
     me = current_person(request)
-    return services.dependency_decline(dependency=access_dependency(me, dep_id), actor=me, reason=payload.reason)
+    return services.dependency_decline(
+        dependency=access_dependency(me, dep_id), actor=me, reason=payload.reason
+    )
 
 
 @router.post("/dependencies/{dep_id}/counter", response={200: DependencyOut, **ERRORS})
 def dependency_counter(request: HttpRequest, dep_id: int, payload: CounterIn) -> Dependency:
     me = current_person(request)
     return services.dependency_counter(
-        dependency=access_dependency(me, dep_id), actor=me, counter_date=payload.counter_date, reason=payload.reason
+        dependency=access_dependency(me, dep_id),
+        actor=me,
+        counter_date=payload.counter_date,
+        reason=payload.reason,
     )
 
 
 @router.post("/dependencies/{dep_id}/counter-answer", response={200: DependencyOut, **ERRORS})
-def dependency_counter_answer(request: HttpRequest, dep_id: int, payload: CounterAnswerIn) -> Dependency:
+def dependency_counter_answer(
+    request: HttpRequest, dep_id: int, payload: CounterAnswerIn
+) -> Dependency:
     me = current_person(request)
-    return services.dependency_counter_answer(dependency=access_dependency(me, dep_id), actor=me, accept=payload.accept)
+    return services.dependency_counter_answer(
+        dependency=access_dependency(me, dep_id), actor=me, accept=payload.accept
+    )
 
 
 @router.post("/dependencies/{dep_id}/deliver", response={200: DependencyOut, **ERRORS})
@@ -166,7 +189,9 @@ def dependency_deliver(request: HttpRequest, dep_id: int) -> Dependency:
 @router.post("/dependencies/{dep_id}/miss", response={200: DependencyOut, **ERRORS})
 def dependency_miss(request: HttpRequest, dep_id: int, payload: ReasonIn) -> Dependency:
     me = current_person(request)
-    return services.dependency_miss(dependency=access_dependency(me, dep_id), actor=me, reason=payload.reason)
+    return services.dependency_miss(
+        dependency=access_dependency(me, dep_id), actor=me, reason=payload.reason
+    )
 
 
 @router.post("/dependencies/{dep_id}/cancel", response={200: DependencyOut, **ERRORS})
@@ -206,7 +231,10 @@ class AskToDependencyIn(Schema):
 
 @router.get("/asks-offers", response={200: Page[AskOfferOut], **ERRORS})
 def ask_offer_list(
-    request: HttpRequest, page: Query[PageParams], cycle_id: int | None = None, unit_id: int | None = None
+    request: HttpRequest,
+    page: Query[PageParams],
+    cycle_id: int | None = None,
+    unit_id: int | None = None,
 ) -> dict[str, Any]:
     me = current_person(request)
     qs = AskOffer.objects.filter(organisation=me.organisation)
@@ -226,19 +254,31 @@ def ask_offer_create(request: HttpRequest, payload: AskOfferIn) -> tuple[int, As
     to_unit = resolve_in_org(Unit, org, payload.to_unit_id, "to_unit_id")
     assert cycle is not None and from_unit is not None and to_unit is not None
     return 201, services.ask_offer_create(
-        organisation=org, actor=me, cycle=cycle, kind=payload.kind, from_unit=from_unit, to_unit=to_unit,
+        organisation=org,
+        actor=me,
+        cycle=cycle,
+        kind=payload.kind,
+        from_unit=from_unit,
+        to_unit=to_unit,
         text=payload.text,
     )
 
 
 @router.post("/asks-offers/{ask_id}/request", response={201: DependencyOut, **ERRORS})
-def ask_to_dependency(request: HttpRequest, ask_id: int, payload: AskToDependencyIn) -> tuple[int, Dependency]:
+def ask_to_dependency(
+    request: HttpRequest, ask_id: int, payload: AskToDependencyIn
+) -> tuple[int, Dependency]:
     me = current_person(request)
     item = _item(me, payload.requester_kr_id, payload.requester_initiative_id, "requester")
     if item is None:
-        raise ValidationFailed.on("requester_kr_id", "name the key result or initiative that needs it")
+        raise ValidationFailed.on(
+            "requester_kr_id", "name the key result or initiative that needs it"
+        )
     dep = services.ask_to_dependency(
-        ask=access_ask_offer(me, ask_id), actor=me, requester_item=item, needed_by=payload.needed_by,
+        ask=access_ask_offer(me, ask_id),
+        actor=me,
+        requester_item=item,
+        needed_by=payload.needed_by,
         effort=payload.effort,
     )
     return 201, dep
@@ -248,7 +288,9 @@ def ask_to_dependency(request: HttpRequest, ask_id: int, payload: AskToDependenc
 
 
 class ReviewRequestIn(Schema):
-    unit_ids: list[int] | None = Field(None, description="default: units it depends on and that depend on it")
+    unit_ids: list[int] | None = Field(
+        None, description="default: units it depends on and that depend on it"
+    )
 
 
 class ReviewNoteIn(Schema):
@@ -276,23 +318,37 @@ class ReviewOut(Schema):
 
 def _review_out(r: Review) -> dict[str, Any]:
     return {
-        "id": r.pk, "objective_id": r.objective_id, "unit_id": r.unit_id, "state": r.state,
-        "requested_at": r.requested_at, "answered_at": r.answered_at, "notes": list(r.notes.all()),
+        "id": r.pk,
+        "objective_id": r.objective_id,
+        "unit_id": r.unit_id,
+        "state": r.state,
+        "requested_at": r.requested_at,
+        "answered_at": r.answered_at,
+        "notes": list(r.notes.all()),
     }
 
 
 @router.post("/objectives/{objective_id}/reviews", response={201: list[ReviewOut], **ERRORS})
-def review_request(request: HttpRequest, objective_id: int, payload: ReviewRequestIn) -> tuple[int, list[dict[str, Any]]]:
+def review_request(
+    request: HttpRequest, objective_id: int, payload: ReviewRequestIn
+) -> tuple[int, list[dict[str, Any]]]:
     me = current_person(request)
     objective = access_objective(me, objective_id)
-    units = None if payload.unit_ids is None else resolve_many_in_org(Unit, me.organisation, payload.unit_ids, "unit_ids")
+    units = (
+        None
+        if payload.unit_ids is None
+        else resolve_many_in_org(Unit, me.organisation, payload.unit_ids, "unit_ids")
+    )
     services.review_request(objective=objective, actor=me, units=units)
     return 201, [_review_out(r) for r in objective.reviews.prefetch_related("notes")]
 
 
 @router.get("/reviews", response={200: Page[ReviewOut], **ERRORS})
 def review_list(
-    request: HttpRequest, page: Query[PageParams], unit_id: int | None = None, objective_id: int | None = None,
+    request: HttpRequest,
+    page: Query[PageParams],
+    unit_id: int | None = None,
+    objective_id: int | None = None,
     state: Review.State | None = None,
 ) -> dict[str, Any]:
     me = current_person(request)
@@ -303,11 +359,15 @@ def review_list(
         qs = qs.filter(objective_id=objective_id)
     if state is not None:
         qs = qs.filter(state=state)
-    return paginate(qs.order_by("requested_at", "id"), page, lambda rows: [_review_out(r) for r in rows])
+    return paginate(
+        qs.order_by("requested_at", "id"), page, lambda rows: [_review_out(r) for r in rows]
+    )
 
 
 @router.post("/reviews/{review_id}/notes", response={201: ReviewOut, **ERRORS})
-def review_respond(request: HttpRequest, review_id: int, payload: ReviewNoteIn) -> tuple[int, dict[str, Any]]:
+def review_respond(
+    request: HttpRequest, review_id: int, payload: ReviewNoteIn
+) -> tuple[int, dict[str, Any]]:
     me = current_person(request)
     review = access_review(me, review_id)
     services.review_respond(review=review, actor=me, kind=payload.kind, text=payload.text)
@@ -344,15 +404,26 @@ class FindingFilters(Schema):
 
 def _finding_out(f: Any) -> dict[str, Any]:
     return {
-        "id": f.pk, "key": f.key, "code": f.code, "severity": f.severity, "subject_type": f.subject_type,
-        "subject_id": f.subject_id, "unit_ids": [u.pk for u in f.units.all()], "title": f.title,
-        "explanation": f.explanation, "suggestion": f.suggestion, "links": [tuple(x) for x in f.links],
-        "first_seen_at": f.first_seen_at, "last_seen_at": f.last_seen_at,
+        "id": f.pk,
+        "key": f.key,
+        "code": f.code,
+        "severity": f.severity,
+        "subject_type": f.subject_type,
+        "subject_id": f.subject_id,
+        "unit_ids": [u.pk for u in f.units.all()],
+        "title": f.title,
+        "explanation": f.explanation,
+        "suggestion": f.suggestion,
+        "links": [tuple(x) for x in f.links],
+        "first_seen_at": f.first_seen_at,
+        "last_seen_at": f.last_seen_at,
     }
 
 
 @router.get("/findings", response={200: Page[FindingOut], **ERRORS})
-def finding_list(request: HttpRequest, filters: Query[FindingFilters], page: Query[PageParams]) -> dict[str, Any]:
+def finding_list(
+    request: HttpRequest, filters: Query[FindingFilters], page: Query[PageParams]
+) -> dict[str, Any]:
     me = current_person(request)
     qs = selectors.findings_query(me.organisation)
     if filters.unit_id is not None:
@@ -385,7 +456,9 @@ class GraphNode(Schema):
     unit_id: int | None
     status: str | None
     at_risk: bool = Field(..., description="a finding marks it at risk upstream")
-    problem: bool = Field(..., description="a finding on the item itself (likely miss, off track, declined, ...)")
+    problem: bool = Field(
+        ..., description="a finding on the item itself (likely miss, off track, declined, ...)"
+    )
 
 
 class GraphEdge(Schema):

@@ -17,7 +17,15 @@ class Dependency(models.Model):
     provider's KR or initiative that delivers it.
     """
 
-    State = models.TextChoices("State", [(s.name, s.value) for s in DependencyState])
+    class State(models.TextChoices):
+        # The same states as core.snapshot.DependencyState (a test keeps them equal).
+        REQUESTED = "requested"
+        ACCEPTED = "accepted"
+        DECLINED = "declined"
+        COUNTERED = "countered"
+        DELIVERED = "delivered"
+        MISSED = "missed"
+        CANCELLED = "cancelled"
 
     organisation = models.ForeignKey(
         Organisation, on_delete=models.CASCADE, related_name="dependencies"
@@ -42,7 +50,9 @@ class Dependency(models.Model):
     needed_by = models.DateField()
     counter_date = models.DateField(null=True, blank=True)
     effort = models.FloatField(default=0)
-    state = models.CharField(max_length=10, choices=State.choices, default=DependencyState.REQUESTED)
+    state = models.CharField(
+        max_length=10, choices=State.choices, default=DependencyState.REQUESTED
+    )
     reason = models.TextField(blank=True)
     requested_by = models.ForeignKey(
         Person, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -170,7 +180,9 @@ class Finding(models.Model):
         WARNING = "warning"
         INFO = "info"
 
-    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="findings")
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="findings"
+    )
     key = models.CharField(max_length=200)
     code = models.CharField(max_length=40)
     severity = models.CharField(max_length=10, choices=Severity.choices)

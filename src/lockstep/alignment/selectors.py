@@ -26,7 +26,15 @@ from lockstep.core.snapshot import (
     Thresholds,
     UnitSnap,
 )
-from lockstep.goals.models import KPI, ContributionLink, Cycle, Initiative, KeyResult, Objective
+from lockstep.goals.models import (
+    KPI,
+    ContributionLink,
+    Cycle,
+    Initiative,
+    KeyResult,
+    Objective,
+    ObjectiveContributor,
+)
 from lockstep.goals.selectors import org_tz
 from lockstep.org.models import Organisation, Unit
 
@@ -69,9 +77,19 @@ def _provider_ref(d: dict[str, int | None]) -> Ref | None:
 
 
 DEP_FIELDS = (
-    "id", "title", "requester_unit_id", "provider_unit_id", "needed_by", "state", "requested_at",
-    "requester_kr_id", "requester_initiative_id", "provider_kr_id", "provider_initiative_id",
-    "effort", "answered_at",
+    "id",
+    "title",
+    "requester_unit_id",
+    "provider_unit_id",
+    "needed_by",
+    "state",
+    "requested_at",
+    "requester_kr_id",
+    "requester_initiative_id",
+    "provider_kr_id",
+    "provider_initiative_id",
+    "effort",
+    "answered_at",
 )
 
 
@@ -97,10 +115,28 @@ def snapshot_of(
         krs_q = krs_q.filter(objective_id__in=objective_ids)
     kr_rows = list(
         krs_q.values(
-            "id", "key", "title", "objective_id", "kind", "start", "target", "due",
-            "objective__cycle__end", "weight", "commitment", "owner_unit_id", "cadence_days",
-            "kpi_id", "current_value", "last_checkin_at", "last_confidence", "checkin_count",
-            "sum_t", "sum_v", "sum_tt", "sum_tv",
+            "id",
+            "key",
+            "title",
+            "objective_id",
+            "kind",
+            "start",
+            "target",
+            "due",
+            "objective__cycle__end",
+            "weight",
+            "commitment",
+            "owner_unit_id",
+            "cadence_days",
+            "kpi_id",
+            "current_value",
+            "last_checkin_at",
+            "last_confidence",
+            "checkin_count",
+            "sum_t",
+            "sum_v",
+            "sum_tt",
+            "sum_tv",
         )
     )
     kr_pks = [r["id"] for r in kr_rows]
@@ -113,11 +149,15 @@ def snapshot_of(
 
     obj_q = Objective.objects.filter(organisation=org, archived_at__isnull=True)
     if kr_ids is not None or objective_ids is not None:
-        obj_q = obj_q.filter(Q(pk__in={r["objective_id"] for r in kr_rows}) | Q(pk__in=objective_ids or ()))
-    obj_rows = list(obj_q.values("id", "key", "title", "cycle_id", "level", "owner_unit_id", "state"))
+        obj_q = obj_q.filter(
+            Q(pk__in={r["objective_id"] for r in kr_rows}) | Q(pk__in=objective_ids or ())
+        )
+    obj_rows = list(
+        obj_q.values("id", "key", "title", "cycle_id", "level", "owner_unit_id", "state")
+    )
     obj_pks = [o["id"] for o in obj_rows]
     contributors: dict[int, list[int]] = {}
-    for oid, uid in Objective.contributors.through.objects.filter(objective_id__in=obj_pks).values_list(
+    for oid, uid in ObjectiveContributor.objects.filter(objective_id__in=obj_pks).values_list(
         "objective_id", "unit_id"
     ):
         contributors.setdefault(oid, []).append(uid)
@@ -145,66 +185,109 @@ def snapshot_of(
         dep_q = dep_q.filter(pk__in=dependency_ids)
     dep_rows = list(dep_q.values(*DEP_FIELDS))
 
-    kpis = KPI.objects.filter(organisation=org, archived_at__isnull=True).prefetch_related("owner_units")
-    endorsements = Review.objects.filter(objective_id__in=obj_pks).values_list("objective_id", "unit_id", "state")
+    kpis = KPI.objects.filter(organisation=org, archived_at__isnull=True).prefetch_related(
+        "owner_units"
+    )
+    endorsements = Review.objects.filter(objective_id__in=obj_pks).values_list(
+        "objective_id", "unit_id", "state"
+    )
 
     return Snapshot(
         now=now or timezone.now(),
         tz=org_tz(org),
         thresholds=thresholds_of(org),
         units=tuple(
-            UnitSnap(u["id"], u["key"], u["name"], u["parent_id"], u["weekly_capacity"], u["capacity_unit"])
+            UnitSnap(
+                u["id"],
+                u["key"],
+                u["name"],
+                u["parent_id"],
+                u["weekly_capacity"],
+                u["capacity_unit"],
+            )
             for u in Unit.objects.filter(organisation=org, archived_at__isnull=True).values(
                 "id", "key", "name", "parent_id", "weekly_capacity", "capacity_unit"
             )
         ),
         cycles=tuple(
             CycleSnap(*row)
-            for row in Cycle.objects.filter(organisation=org).values_list("id", "key", "start", "end")
+            for row in Cycle.objects.filter(organisation=org).values_list(
+                "id", "key", "start", "end"
+            )
         ),
         objectives=tuple(
             ObjectiveSnap(
-                id=o["id"], key=o["key"], title=o["title"], cycle_id=o["cycle_id"], level=o["level"],
-                owner_unit_id=o["owner_unit_id"], contributor_ids=tuple(sorted(contributors.get(o["id"], ()))),
-                state=o["state"], parents=tuple(sorted(parents.get(o["id"], ()))),
+                id=o["id"],
+                key=o["key"],
+                title=o["title"],
+                cycle_id=o["cycle_id"],
+                level=o["level"],
+                owner_unit_id=o["owner_unit_id"],
+                contributor_ids=tuple(sorted(contributors.get(o["id"], ()))),
+                state=o["state"],
+                parents=tuple(sorted(parents.get(o["id"], ()))),
             )
             for o in obj_rows
         ),
         krs=tuple(
             KRSnap(
-                id=r["id"], key=r["key"], title=r["title"], objective_id=r["objective_id"],
-                kind=KRKind(r["kind"]), start=r["start"], target=r["target"],
-                due=r["due"] or r["objective__cycle__end"], weight=r["weight"],
-                commitment=Commitment(r["commitment"]), owner_unit_id=r["owner_unit_id"],
-                co_owner_ids=tuple(sorted(co_owners.get(r["id"], ()))), cadence_days=r["cadence_days"],
-                kpi_id=r["kpi_id"], current_value=r["current_value"], last_checkin_at=r["last_checkin_at"],
+                id=r["id"],
+                key=r["key"],
+                title=r["title"],
+                objective_id=r["objective_id"],
+                kind=KRKind(r["kind"]),
+                start=r["start"],
+                target=r["target"],
+                due=r["due"] or r["objective__cycle__end"],
+                weight=r["weight"],
+                commitment=Commitment(r["commitment"]),
+                owner_unit_id=r["owner_unit_id"],
+                co_owner_ids=tuple(sorted(co_owners.get(r["id"], ()))),
+                cadence_days=r["cadence_days"],
+                kpi_id=r["kpi_id"],
+                current_value=r["current_value"],
+                last_checkin_at=r["last_checkin_at"],
                 last_confidence=r["last_confidence"],
-                sums=CheckInSums(r["checkin_count"], r["sum_t"], r["sum_v"], r["sum_tt"], r["sum_tv"]),
+                sums=CheckInSums(
+                    r["checkin_count"], r["sum_t"], r["sum_v"], r["sum_tt"], r["sum_tv"]
+                ),
             )
             for r in kr_rows
         ),
         initiatives=tuple(
             InitiativeSnap(
-                id=i["id"], title=i["title"], owner_unit_id=i["owner_unit_id"],
-                kr_ids=tuple(sorted(init_krs.get(i["id"], ()))), state=i["state"], due=i["due"],
+                id=i["id"],
+                title=i["title"],
+                owner_unit_id=i["owner_unit_id"],
+                kr_ids=tuple(sorted(init_krs.get(i["id"], ()))),
+                state=i["state"],
+                due=i["due"],
             )
             for i in init_rows
         ),
         dependencies=tuple(
             DependencySnap(
-                id=d["id"], title=d["title"], requester_unit_id=d["requester_unit_id"],
-                provider_unit_id=d["provider_unit_id"], needed_by=d["needed_by"],
-                state=DependencyState(d["state"]), requested_at=d["requested_at"],
-                requester_item=_requester_ref(d), provider_item=_provider_ref(d), effort=d["effort"],
+                id=d["id"],
+                title=d["title"],
+                requester_unit_id=d["requester_unit_id"],
+                provider_unit_id=d["provider_unit_id"],
+                needed_by=d["needed_by"],
+                state=DependencyState(d["state"]),
+                requested_at=d["requested_at"],
+                requester_item=_requester_ref(d),
+                provider_item=_provider_ref(d),
+                effort=d["effort"],
                 answered_at=d["answered_at"],
             )
             for d in dep_rows
         ),
         kpis=tuple(
-            KPISnap(k.pk, k.key, k.name, tuple(sorted(u.pk for u in k.owner_units.all()))) for k in kpis
+            KPISnap(k.pk, k.key, k.name, tuple(sorted(u.pk for u in k.owner_units.all())))
+            for k in kpis
         ),
         endorsements=tuple(
-            Endorsement(oid, uid, state == Review.State.ENDORSED) for oid, uid, state in endorsements
+            Endorsement(oid, uid, state == Review.State.ENDORSED)
+            for oid, uid, state in endorsements
         ),
     )
 
@@ -269,7 +352,9 @@ def findings_query(organisation: Organisation) -> QuerySet[Finding]:
 PROBLEM_CODES = {"OFF_PACE", "LIKELY_MISS", "DEPENDENCY_DECLINED", "DEPENDENCY_TOO_LATE"}
 
 
-def dependency_graph(organisation: Organisation, *, unit_id: int | None = None) -> dict[str, object]:
+def dependency_graph(
+    organisation: Organisation, *, unit_id: int | None = None
+) -> dict[str, object]:
     """Items joined by dependencies, as nodes and edges with risk marks from stored findings.
 
     An edge runs from the item that needs something to the item that delivers it (or to
@@ -277,7 +362,9 @@ def dependency_graph(organisation: Organisation, *, unit_id: int | None = None) 
     """
     from lockstep.goals.selectors import key_results_query, kr_numbers
 
-    deps = Dependency.objects.filter(organisation=organisation).exclude(state=DependencyState.CANCELLED)
+    deps = Dependency.objects.filter(organisation=organisation).exclude(
+        state=DependencyState.CANCELLED
+    )
     if unit_id is not None:
         deps = deps.filter(Q(requester_unit_id=unit_id) | Q(provider_unit_id=unit_id))
     rows = list(deps.values(*DEP_FIELDS))
@@ -294,20 +381,32 @@ def dependency_graph(organisation: Organisation, *, unit_id: int | None = None) 
     for kr in key_results_query(organisation).filter(pk__in=kr_ids):
         n = kr_numbers(kr, organisation=organisation)
         codes = marks.get(("kr", kr.pk), set())
-        nodes.append({
-            "id": f"kr:{kr.pk}", "type": "kr", "label": f"{units.get(kr.owner_unit_id or 0, '?')}: {kr.title}",
-            "unit_id": kr.owner_unit_id, "status": n.status.value, "at_risk": "UPSTREAM_AT_RISK" in codes,
-            "problem": bool(codes & PROBLEM_CODES),
-        })
+        nodes.append(
+            {
+                "id": f"kr:{kr.pk}",
+                "type": "kr",
+                "label": f"{units.get(kr.owner_unit_id or 0, '?')}: {kr.title}",
+                "unit_id": kr.owner_unit_id,
+                "status": n.status.value,
+                "at_risk": "UPSTREAM_AT_RISK" in codes,
+                "problem": bool(codes & PROBLEM_CODES),
+            }
+        )
     for pk, title, owner, state in Initiative.objects.filter(pk__in=init_ids).values_list(
         "pk", "title", "owner_unit_id", "state"
     ):
         codes = marks.get(("initiative", pk), set())
-        nodes.append({
-            "id": f"initiative:{pk}", "type": "initiative", "label": f"{units.get(owner, '?')}: {title}",
-            "unit_id": owner, "status": state, "at_risk": "UPSTREAM_AT_RISK" in codes,
-            "problem": state == "blocked",
-        })
+        nodes.append(
+            {
+                "id": f"initiative:{pk}",
+                "type": "initiative",
+                "label": f"{units.get(owner, '?')}: {title}",
+                "unit_id": owner,
+                "status": state,
+                "at_risk": "UPSTREAM_AT_RISK" in codes,
+                "problem": state == "blocked",
+            }
+        )
     edges: list[dict[str, object]] = []
     for d in rows:
         source, target = _requester_ref(d), _provider_ref(d)
@@ -316,15 +415,27 @@ def dependency_graph(organisation: Organisation, *, unit_id: int | None = None) 
         if target is None:
             unit_node = f"unit:{d['provider_unit_id']}"
             if not any(n["id"] == unit_node for n in nodes):
-                nodes.append({
-                    "id": unit_node, "type": "unit", "label": units.get(d["provider_unit_id"], "?"),
-                    "unit_id": d["provider_unit_id"], "status": None, "at_risk": False, "problem": False,
-                })
-        edges.append({
-            "source": f"{source[0]}:{source[1]}",
-            "target": f"{target[0]}:{target[1]}" if target else f"unit:{d['provider_unit_id']}",
-            "kind": "dependency", "state": d["state"], "dependency_id": d["id"], "label": d["title"],
-            "problem": bool(marks.get(("dependency", d["id"]), set()) & PROBLEM_CODES)
-            or d["state"] in (DependencyState.DECLINED, DependencyState.MISSED),
-        })
+                nodes.append(
+                    {
+                        "id": unit_node,
+                        "type": "unit",
+                        "label": units.get(d["provider_unit_id"], "?"),
+                        "unit_id": d["provider_unit_id"],
+                        "status": None,
+                        "at_risk": False,
+                        "problem": False,
+                    }
+                )
+        edges.append(
+            {
+                "source": f"{source[0]}:{source[1]}",
+                "target": f"{target[0]}:{target[1]}" if target else f"unit:{d['provider_unit_id']}",
+                "kind": "dependency",
+                "state": d["state"],
+                "dependency_id": d["id"],
+                "label": d["title"],
+                "problem": bool(marks.get(("dependency", d["id"]), set()) & PROBLEM_CODES)
+                or d["state"] in (DependencyState.DECLINED, DependencyState.MISSED),
+            }
+        )
     return {"nodes": nodes, "edges": edges}

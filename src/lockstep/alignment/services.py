@@ -43,7 +43,9 @@ class NotAllowed(LockstepError):
 def _is_leader(person: Person | None, unit_id: int) -> bool:
     if person is None or person.is_org_admin:
         return True  # None: the system itself (plan apply, demo); admins may act for any unit
-    return Membership.objects.filter(person=person, unit_id=unit_id, role=Membership.Role.LEADER).exists()
+    return Membership.objects.filter(
+        person=person, unit_id=unit_id, role=Membership.Role.LEADER
+    ).exists()
 
 
 def _is_member(person: Person | None, unit_id: int) -> bool:
@@ -81,17 +83,33 @@ def _dep_snapshot(dep: Dependency) -> dict[str, Any]:
     return snapshot(dep)
 
 
-def _transition(dep: Dependency, actor: Person | None, verb: str, before: dict[str, Any]) -> Dependency:
+def _transition(
+    dep: Dependency, actor: Person | None, verb: str, before: dict[str, Any]
+) -> Dependency:
     dep.save()
-    event_record(organisation=dep.organisation, actor=actor, verb=verb, obj=dep, before=before,
-                 after=_dep_snapshot(dep))
+    event_record(
+        organisation=dep.organisation,
+        actor=actor,
+        verb=verb,
+        obj=dep,
+        before=before,
+        after=_dep_snapshot(dep),
+    )
     return dep
 
 
 @transaction.atomic
 def dependency_request(
-    *, organisation: Organisation, actor: Person | None, requester_item: Item, provider_unit: Unit,
-    title: str, needed_by: dt.date, description: str = "", effort: float = 0.0, key: str | None = None,
+    *,
+    organisation: Organisation,
+    actor: Person | None,
+    requester_item: Item,
+    provider_unit: Unit,
+    title: str,
+    needed_by: dt.date,
+    description: str = "",
+    effort: float = 0.0,
+    key: str | None = None,
     requested_at: dt.datetime | None = None,
 ) -> Dependency:
     """Unit A (the item's owner) asks unit B for `title` by `needed_by`.
@@ -116,32 +134,52 @@ def dependency_request(
     for cycle in _item_cycles(requester_item):
         if not (cycle.start <= needed_by <= cycle.end):
             raise ValidationFailed.on(
-                "needed_by", f"must lie inside the cycle {cycle.key!r} ({cycle.start} to {cycle.end})"
+                "needed_by",
+                f"must lie inside the cycle {cycle.key!r} ({cycle.start} to {cycle.end})",
             )
     _require_member(actor, requester_unit, "ask on its behalf")
     if key is None:
         key = unique_key(Dependency, organisation.pk, title)
-    elif not is_valid_key(key) or Dependency.objects.filter(organisation=organisation, key=key).exists():
-        raise ValidationFailed.on("key", f"{key!r} is not a free key (lower-case letters, digits, '-', '_')")
+    elif (
+        not is_valid_key(key)
+        or Dependency.objects.filter(organisation=organisation, key=key).exists()
+    ):
+        raise ValidationFailed.on(
+            "key", f"{key!r} is not a free key (lower-case letters, digits, '-', '_')"
+        )
     dep = Dependency(
-        organisation=organisation, key=key, title=title.strip(), description=description,
-        requester_unit=requester_unit, provider_unit=provider_unit, needed_by=needed_by,
-        effort=effort, requested_by=actor, requested_at=min(requested_at or timezone.now(), timezone.now()),
+        organisation=organisation,
+        key=key,
+        title=title.strip(),
+        description=description,
+        requester_unit=requester_unit,
+        provider_unit=provider_unit,
+        needed_by=needed_by,
+        effort=effort,
+        requested_by=actor,
+        requested_at=min(requested_at or timezone.now(), timezone.now()),
     )
     if isinstance(requester_item, KeyResult):
         dep.requester_kr = requester_item
     else:
         dep.requester_initiative = requester_item
     dep.save()
-    event_record(organisation=organisation, actor=actor, verb="dependency.requested", obj=dep,
-                 after=_dep_snapshot(dep))
+    event_record(
+        organisation=organisation,
+        actor=actor,
+        verb="dependency.requested",
+        obj=dep,
+        after=_dep_snapshot(dep),
+    )
     return dep
 
 
 def _lock(dep: Dependency) -> Dependency:
-    return Dependency.objects.select_for_update().select_related(
-        "organisation", "provider_unit", "requester_unit"
-    ).get(pk=dep.pk)
+    return (
+        Dependency.objects.select_for_update()
+        .select_related("organisation", "provider_unit", "requester_unit")
+        .get(pk=dep.pk)
+    )
 
 
 def _expect(dep: Dependency, *states: S) -> None:
@@ -150,7 +188,9 @@ def _expect(dep: Dependency, *states: S) -> None:
 
 
 @transaction.atomic
-def dependency_accept(*, dependency: Dependency, actor: Person | None, provider_item: Item | None = None) -> Dependency:
+def dependency_accept(
+    *, dependency: Dependency, actor: Person | None, provider_item: Item | None = None
+) -> Dependency:
     """B's leader accepts, optionally naming the KR or initiative that delivers it."""
     dep = _lock(dependency)
     _expect(dep, S.REQUESTED)
@@ -158,11 +198,17 @@ def dependency_accept(*, dependency: Dependency, actor: Person | None, provider_
     before = _dep_snapshot(dep)
     if provider_item is not None:
         unit = _item_unit(provider_item)
-        co = set(provider_item.co_owners.values_list("pk", flat=True)) if isinstance(provider_item, KeyResult) else set()
+        co = (
+            set(provider_item.co_owners.values_list("pk", flat=True))
+            if isinstance(provider_item, KeyResult)
+            else set()
+        )
         if provider_item.organisation_id != dep.organisation_id or (
             (unit is None or unit.pk != dep.provider_unit_id) and dep.provider_unit_id not in co
         ):
-            raise ValidationFailed.on("provider_item", f"must be a key result or initiative of {dep.provider_unit.name}")
+            raise ValidationFailed.on(
+                "provider_item", f"must be a key result or initiative of {dep.provider_unit.name}"
+            )
         dep.provider_kr = provider_item if isinstance(provider_item, KeyResult) else None
         dep.provider_initiative = provider_item if isinstance(provider_item, Initiative) else None
     dep.state, dep.answered_by, dep.answered_at = S.ACCEPTED, actor, timezone.now()
@@ -178,12 +224,19 @@ def dependency_decline(*, dependency: Dependency, actor: Person | None, reason: 
     if not (reason or "").strip():
         raise ValidationFailed.on("reason", "say why the request is declined")
     before = _dep_snapshot(dep)
-    dep.state, dep.reason, dep.answered_by, dep.answered_at = S.DECLINED, reason.strip(), actor, timezone.now()
+    dep.state, dep.reason, dep.answered_by, dep.answered_at = (
+        S.DECLINED,
+        reason.strip(),
+        actor,
+        timezone.now(),
+    )
     return _transition(dep, actor, "dependency.declined", before)
 
 
 @transaction.atomic
-def dependency_counter(*, dependency: Dependency, actor: Person | None, counter_date: dt.date, reason: str = "") -> Dependency:
+def dependency_counter(
+    *, dependency: Dependency, actor: Person | None, counter_date: dt.date, reason: str = ""
+) -> Dependency:
     """B's leader offers another date; A accepts it or not."""
     dep = _lock(dependency)
     _expect(dep, S.REQUESTED)
@@ -197,7 +250,9 @@ def dependency_counter(*, dependency: Dependency, actor: Person | None, counter_
 
 
 @transaction.atomic
-def dependency_counter_answer(*, dependency: Dependency, actor: Person | None, accept: bool) -> Dependency:
+def dependency_counter_answer(
+    *, dependency: Dependency, actor: Person | None, accept: bool
+) -> Dependency:
     """A takes B's counter date (the dependency is accepted) or turns it down (asked again)."""
     dep = _lock(dependency)
     _expect(dep, S.COUNTERED)
@@ -226,7 +281,9 @@ def dependency_deliver(*, dependency: Dependency, actor: Person | None) -> Depen
 
 
 @transaction.atomic
-def dependency_miss(*, dependency: Dependency, actor: Person | None, reason: str = "") -> Dependency:
+def dependency_miss(
+    *, dependency: Dependency, actor: Person | None, reason: str = ""
+) -> Dependency:
     """Either side records that an accepted dependency was not delivered."""
     dep = _lock(dependency)
     _expect(dep, S.ACCEPTED)
@@ -253,8 +310,14 @@ def dependency_cancel(*, dependency: Dependency, actor: Person | None) -> Depend
 
 @transaction.atomic
 def ask_offer_create(
-    *, organisation: Organisation, actor: Person | None, cycle: Cycle, kind: str, from_unit: Unit,
-    to_unit: Unit, text: str,
+    *,
+    organisation: Organisation,
+    actor: Person | None,
+    cycle: Cycle,
+    kind: str,
+    from_unit: Unit,
+    to_unit: Unit,
+    text: str,
 ) -> AskOffer:
     """Note what a unit needs from (ask) or offers to (offer) a peer unit for a cycle."""
     if kind not in AskOffer.Kind.values:
@@ -268,16 +331,32 @@ def ask_offer_create(
         raise ValidationFailed.on("text", "must not be empty")
     _require_member(actor, from_unit, "speak for it")
     item = AskOffer.objects.create(
-        organisation=organisation, cycle=cycle, kind=kind, from_unit=from_unit, to_unit=to_unit,
-        text=text.strip(), author=actor,
+        organisation=organisation,
+        cycle=cycle,
+        kind=kind,
+        from_unit=from_unit,
+        to_unit=to_unit,
+        text=text.strip(),
+        author=actor,
     )
-    event_record(organisation=organisation, actor=actor, verb=f"{kind}.created", obj=item, after=snapshot(item))
+    event_record(
+        organisation=organisation,
+        actor=actor,
+        verb=f"{kind}.created",
+        obj=item,
+        after=snapshot(item),
+    )
     return item
 
 
 @transaction.atomic
 def ask_to_dependency(
-    *, ask: AskOffer, actor: Person | None, requester_item: Item, needed_by: dt.date, effort: float = 0.0
+    *,
+    ask: AskOffer,
+    actor: Person | None,
+    requester_item: Item,
+    needed_by: dt.date,
+    effort: float = 0.0,
 ) -> Dependency:
     """Turn an ask into a dependency request on the unit it was addressed to."""
     if ask.kind != AskOffer.Kind.ASK:
@@ -285,10 +364,17 @@ def ask_to_dependency(
     if ask.dependency_id is not None:
         raise Conflict("this ask is already a dependency request")
     if _item_unit(requester_item) is None or _item_unit(requester_item).pk != ask.from_unit_id:  # type: ignore[union-attr]
-        raise ValidationFailed.on("requester_item", f"must belong to {ask.from_unit.name}, who asked")
+        raise ValidationFailed.on(
+            "requester_item", f"must belong to {ask.from_unit.name}, who asked"
+        )
     dep = dependency_request(
-        organisation=ask.organisation, actor=actor, requester_item=requester_item, provider_unit=ask.to_unit,
-        title=ask.text[:300], needed_by=needed_by, effort=effort,
+        organisation=ask.organisation,
+        actor=actor,
+        requester_item=requester_item,
+        provider_unit=ask.to_unit,
+        title=ask.text[:300],
+        needed_by=needed_by,
+        effort=effort,
     )
     ask.dependency = dep
     ask.save(update_fields=["dependency"])
@@ -305,9 +391,9 @@ def review_default_units(objective: Objective) -> list[Unit]:
     deps = Dependency.objects.filter(organisation=objective.organisation).exclude(
         state__in=[S.CANCELLED, S.DECLINED]
     )
-    out_units = deps.filter(Q(requester_kr__in=krs) | Q(requester_initiative__in=inits)).values_list(
-        "provider_unit", flat=True
-    )
+    out_units = deps.filter(
+        Q(requester_kr__in=krs) | Q(requester_initiative__in=inits)
+    ).values_list("provider_unit", flat=True)
     in_units = deps.filter(Q(provider_kr__in=krs) | Q(provider_initiative__in=inits)).values_list(
         "requester_unit", flat=True
     )
@@ -317,13 +403,17 @@ def review_default_units(objective: Objective) -> list[Unit]:
 
 
 @transaction.atomic
-def review_request(*, objective: Objective, actor: Person | None, units: Collection[Unit] | None = None) -> list[Review]:
+def review_request(
+    *, objective: Objective, actor: Person | None, units: Collection[Unit] | None = None
+) -> list[Review]:
     """Send a draft objective to peer units for comments, proposals and endorsement."""
     if objective.state != Objective.State.DRAFT:
         raise Conflict("only a draft objective is sent for review")
     chosen = list(units) if units is not None else review_default_units(objective)
     if not chosen:
-        raise ValidationFailed.on("units", "name the peer units to ask (none depend on this objective yet)")
+        raise ValidationFailed.on(
+            "units", "name the peer units to ask (none depend on this objective yet)"
+        )
     now = timezone.now()
     made = []
     for unit in chosen:
@@ -332,13 +422,23 @@ def review_request(*, objective: Objective, actor: Person | None, units: Collect
         if unit.pk == objective.owner_unit_id:
             raise ValidationFailed.on("units", "the owner unit does not review its own objective")
         review, created = Review.objects.get_or_create(
-            objective=objective, unit=unit,
-            defaults={"organisation": objective.organisation, "requested_by": actor, "requested_at": now},
+            objective=objective,
+            unit=unit,
+            defaults={
+                "organisation": objective.organisation,
+                "requested_by": actor,
+                "requested_at": now,
+            },
         )
         if created:
             made.append(review)
-    event_record(organisation=objective.organisation, actor=actor, verb="review.requested", obj=objective,
-                 after={"units": sorted(u.key for u in chosen)})
+    event_record(
+        organisation=objective.organisation,
+        actor=actor,
+        verb="review.requested",
+        obj=objective,
+        after={"units": sorted(u.key for u in chosen)},
+    )
     return made
 
 
@@ -350,7 +450,9 @@ _NOTE_STATE = {
 
 
 @transaction.atomic
-def review_respond(*, review: Review, actor: Person | None, kind: str, text: str = "") -> ReviewNote:
+def review_respond(
+    *, review: Review, actor: Person | None, kind: str, text: str = ""
+) -> ReviewNote:
     """A reviewer unit comments, proposes a change, or (a leader) endorses the objective."""
     if kind not in ReviewNote.Kind.values:
         raise ValidationFailed.on("kind", "must be comment, proposal or endorsement")
@@ -360,25 +462,40 @@ def review_respond(*, review: Review, actor: Person | None, kind: str, text: str
         _require_leader(actor, review.unit, "endorse for it")
     else:
         _require_member(actor, review.unit, "review for it")
-    note = ReviewNote.objects.create(review=review, author=actor, kind=kind, text=(text or "").strip())
+    note = ReviewNote.objects.create(
+        review=review, author=actor, kind=kind, text=(text or "").strip()
+    )
     before = snapshot(review)
     # An endorsement stands until the reviewer proposes a change again.
     if review.state != Review.State.ENDORSED or kind == ReviewNote.Kind.PROPOSAL:
         review.state = _NOTE_STATE[ReviewNote.Kind(kind)]
     review.answered_at = timezone.now()
     review.save()
-    event_record(organisation=review.organisation, actor=actor, verb=f"review.{kind}", obj=review,
-                 before=before, after={**snapshot(review), "text": note.text})
+    event_record(
+        organisation=review.organisation,
+        actor=actor,
+        verb=f"review.{kind}",
+        obj=review,
+        before=before,
+        after={**snapshot(review), "text": note.text},
+    )
     return note
 
 
 # ---- findings store -------------------------------------------------------------------
 
 KR_LOCAL_CODES = frozenset({"STALE_CHECKIN", "OFF_PACE", "LIKELY_MISS", "LOW_CONFIDENCE"})
-DEPENDENCY_CODES = frozenset({
-    "DEPENDENCY_UNANSWERED", "DEPENDENCY_DECLINED", "DEPENDENCY_TOO_LATE", "DEPENDENCY_CYCLE",
-    "UPSTREAM_AT_RISK", "OVER_CAPACITY", "SINGLE_POINT_OF_FAILURE",
-})
+DEPENDENCY_CODES = frozenset(
+    {
+        "DEPENDENCY_UNANSWERED",
+        "DEPENDENCY_DECLINED",
+        "DEPENDENCY_TOO_LATE",
+        "DEPENDENCY_CYCLE",
+        "UPSTREAM_AT_RISK",
+        "OVER_CAPACITY",
+        "SINGLE_POINT_OF_FAILURE",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -419,27 +536,42 @@ def _store(organisation: Organisation, found: list[engine.Finding], scopes: list
         for s in scopes:
             in_scope |= s.q()
         rows = rows.filter(in_scope)
-    stored = {f.key: f for f in rows}
+    stored = {f.key: f for f in rows.prefetch_related("units")}
     fresh_keys = {f.key for f in keep}
     Finding.objects.filter(pk__in=[f.pk for k, f in stored.items() if k not in fresh_keys]).delete()
     units = Finding.units.through
+    new_links: list[Any] = []
     for f in keep:
         row = stored.get(f.key)
         values = {
-            "code": f.code, "severity": f.severity.value, "subject_type": f.subject[0],
-            "subject_id": f.subject[1], "title": f.title[:500], "explanation": list(f.explanation),
-            "suggestion": f.suggestion, "links": [list(ref) for ref in f.links], "last_seen_at": now,
+            "code": f.code,
+            "severity": f.severity.value,
+            "subject_type": f.subject[0],
+            "subject_id": f.subject[1],
+            "title": f.title[:500],
+            "explanation": list(f.explanation),
+            "suggestion": f.suggestion,
+            "links": [list(ref) for ref in f.links],
         }
         if row is None:
-            row = Finding.objects.create(organisation=organisation, key=f.key, first_seen_at=now, **values)
+            row = Finding.objects.create(
+                organisation=organisation, key=f.key, first_seen_at=now, last_seen_at=now, **values
+            )
         else:
-            Finding.objects.filter(pk=row.pk).update(**values)
+            # Most refreshes find the same problems again: write only what moved.
+            changed = {k: v for k, v in values.items() if getattr(row, k) != v}
+            Finding.objects.filter(pk=row.pk).update(last_seen_at=now, **changed)
+            if sorted(u.pk for u in row.units.all()) == sorted(f.unit_ids):
+                continue
             units.objects.filter(finding_id=row.pk).delete()
-        units.objects.bulk_create([units(finding_id=row.pk, unit_id=u) for u in f.unit_ids])
+        new_links.extend(units(finding_id=row.pk, unit_id=u) for u in f.unit_ids)
+    units.objects.bulk_create(new_links)
 
 
 @transaction.atomic
-def findings_refresh_full(organisation: Organisation, *, now: dt.datetime | None = None) -> list[engine.Finding]:
+def findings_refresh_full(
+    organisation: Organisation, *, now: dt.datetime | None = None
+) -> list[engine.Finding]:
     """Recompute every finding of the organisation and store the result."""
     found = engine.analyse(selectors.snapshot_of(organisation, now=now))
     _store(organisation, found, [Scope()])
@@ -456,13 +588,19 @@ def findings_refresh_kr(organisation: Organisation, kr_id: int) -> None:
         dependency_ids=scope.dependency_ids,
     )
     found = engine.analyse(snap, codes=KR_LOCAL_CODES | {"UPSTREAM_AT_RISK"})
-    _store(organisation, found, [
-        Scope(KR_LOCAL_CODES, frozenset({("kr", kr_id)})),
-        Scope(frozenset({"UPSTREAM_AT_RISK"}), scope.downstream),
-    ])
+    _store(
+        organisation,
+        found,
+        [
+            Scope(KR_LOCAL_CODES, frozenset({("kr", kr_id)})),
+            Scope(frozenset({"UPSTREAM_AT_RISK"}), scope.downstream),
+        ],
+    )
 
 
-def findings_refresh_dependencies(organisation: Organisation, objective_ids: Collection[int] = ()) -> None:
+def findings_refresh_dependencies(
+    organisation: Organisation, objective_ids: Collection[int] = ()
+) -> None:
     """After a dependency step: every dependency-graph finding, over dependencies and their items."""
     rows = list(Dependency.objects.filter(organisation=organisation).values(*selectors.DEP_FIELDS))
     refs = [r for d in rows for r in (selectors._requester_ref(d), selectors._provider_ref(d)) if r]
@@ -476,12 +614,16 @@ def findings_refresh_dependencies(organisation: Organisation, objective_ids: Col
     found = engine.analyse(snap, codes=codes)
     scopes = [Scope(DEPENDENCY_CODES)]
     if objective_ids:
-        scopes.append(Scope(frozenset({"BUBBLE_GOAL"}), frozenset(("objective", o) for o in objective_ids)))
+        scopes.append(
+            Scope(frozenset({"BUBBLE_GOAL"}), frozenset(("objective", o) for o in objective_ids))
+        )
     _store(organisation, found, scopes)
 
 
 # Bulk writers (demo, plan apply, imports) defer refreshes and run one full refresh at the end.
-_deferred: contextvars.ContextVar[set[int] | None] = contextvars.ContextVar("findings_deferred", default=None)
+_deferred: contextvars.ContextVar[set[int] | None] = contextvars.ContextVar(
+    "findings_deferred", default=None
+)
 
 
 @contextlib.contextmanager
@@ -502,7 +644,9 @@ def findings_deferred() -> Iterator[None]:
 
 def _requester_objective(dep_id: int) -> set[int]:
     row = Dependency.objects.filter(pk=dep_id).values("requester_kr__objective_id").first()
-    return {row["requester_kr__objective_id"]} if row and row["requester_kr__objective_id"] else set()
+    return (
+        {row["requester_kr__objective_id"]} if row and row["requester_kr__objective_id"] else set()
+    )
 
 
 def _on_event(event: ActivityEvent) -> None:
@@ -516,7 +660,11 @@ def _on_event(event: ActivityEvent) -> None:
     elif event.verb.startswith("dependency."):
         findings_refresh_dependencies(org, _requester_objective(event.object_id))
     elif event.verb.startswith("review."):
-        oid = event.object_id if event.object_type == "objective" else Review.objects.get(pk=event.object_id).objective_id
+        oid = (
+            event.object_id
+            if event.object_type == "objective"
+            else Review.objects.get(pk=event.object_id).objective_id
+        )
         findings_refresh_dependencies(org, {oid})
     elif event.verb.split(".")[0] in STRUCTURAL:
         findings_refresh_full(org)
@@ -531,25 +679,33 @@ def connect() -> None:
     subscribe("", _on_event)
 
 
-
 def finding_rows(organisation: Organisation, found: list[engine.Finding]) -> list[dict[str, Any]]:
     """Findings as plain rows naming their subject by key, for the CLI and exports."""
     from lockstep.goals.models import KPI
 
     keyed: dict[str, Any] = {
-        "kr": KeyResult, "objective": Objective, "unit": Unit, "kpi": KPI, "dependency": Dependency,
+        "kr": KeyResult,
+        "objective": Objective,
+        "unit": Unit,
+        "kpi": KPI,
+        "dependency": Dependency,
     }
     keys: dict[Ref, str] = {}
     for kind, model in keyed.items():
         ids = [pk for k, pk in (f.subject for f in found) if k == kind]
-        for pk, key in model.objects.filter(organisation=organisation, pk__in=ids).values_list("pk", "key"):
+        for pk, key in model.objects.filter(organisation=organisation, pk__in=ids).values_list(
+            "pk", "key"
+        ):
             keys[(kind, pk)] = key
     titles = dict(Initiative.objects.filter(organisation=organisation).values_list("pk", "title"))
     return [
         {
-            "code": f.code, "severity": f.severity.value,
+            "code": f.code,
+            "severity": f.severity.value,
             "subject": f"{f.subject[0]}:{keys.get(f.subject) or titles.get(f.subject[1], f.subject[1])}",
-            "title": f.title, "explanation": list(f.explanation), "suggestion": f.suggestion,
+            "title": f.title,
+            "explanation": list(f.explanation),
+            "suggestion": f.suggestion,
         }
         for f in found
     ]

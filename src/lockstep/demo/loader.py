@@ -17,9 +17,9 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from lockstep.alignment.models import AskOffer, Dependency, Finding
 from lockstep.core.progress import KRKind, expected_progress
 from lockstep.goals import services as goals
-from lockstep.alignment.models import AskOffer, Dependency, Finding
 from lockstep.goals.models import CheckIn, Cycle, KeyResult, Objective
 from lockstep.goals.selectors import day_start, kr_due, org_tz
 from lockstep.org import services as org
@@ -489,36 +489,84 @@ OBJECTIVES = [
         ],
     ),
     ObjectiveSpec(
-        "support-efficiency", "Handle support calls faster", "quarter", "unit", owner="customer-support",
+        "support-efficiency",
+        "Handle support calls faster",
+        "quarter",
+        "unit",
+        owner="customer-support",
         parents=[("delight-customers", 1.0)],
         krs=[
-            KRSpec("aht-down", "Average handling time down to 6 minutes", "decrease", "customer-support",
-                   9.0, 6.0, "min", kpi="aht"),
+            KRSpec(
+                "aht-down",
+                "Average handling time down to 6 minutes",
+                "decrease",
+                "customer-support",
+                9.0,
+                6.0,
+                "min",
+                kpi="aht",
+            ),
         ],
     ),
     ObjectiveSpec(
-        "premium-care", "Give premium customers unhurried care", "quarter", "unit",
-        owner="customer-experience", parents=[("delight-customers", 1.0)],
+        "premium-care",
+        "Give premium customers unhurried care",
+        "quarter",
+        "unit",
+        owner="customer-experience",
+        parents=[("delight-customers", 1.0)],
         description="Pulls the same handling-time metric the other way from Customer Support.",
         krs=[
-            KRSpec("premium-aht-up", "Premium calls get 10 minutes on average", "increase",
-                   "customer-experience", 8.0, 10.0, "min", kpi="aht"),
+            KRSpec(
+                "premium-aht-up",
+                "Premium calls get 10 minutes on average",
+                "increase",
+                "customer-experience",
+                8.0,
+                10.0,
+                "min",
+                kpi="aht",
+            ),
         ],
     ),
     ObjectiveSpec(
-        "brand-refresh", "Refresh the brand guidelines", "quarter", "unit", owner="marketing",
+        "brand-refresh",
+        "Refresh the brand guidelines",
+        "quarter",
+        "unit",
+        owner="marketing",
         description="Set by Marketing on its own; it feeds no company objective yet.",
         krs=[
-            KRSpec("brand-guidelines", "New brand guidelines published", "milestone", "marketing",
-                   steps=["Audit", "Draft", "Published"], ends="not_started"),
+            KRSpec(
+                "brand-guidelines",
+                "New brand guidelines published",
+                "milestone",
+                "marketing",
+                steps=["Audit", "Draft", "Published"],
+                ends="not_started",
+            ),
         ],
     ),
     ObjectiveSpec(
-        "loyalty-programme", "Launch a loyalty programme that brings customers back", "quarter", "shared",
-        contributors=["marketing", "sales"], parents=[("grow-new-products", 1.0)], state="draft",
+        "loyalty-programme",
+        "Launch a loyalty programme that brings customers back",
+        "quarter",
+        "shared",
+        contributors=["marketing", "sales"],
+        parents=[("grow-new-products", 1.0)],
+        state="draft",
         krs=[
-            KRSpec("loyalty-members", "1,000 loyalty members", "increase", "marketing", 0, 1000, "members",
-                   co_owners=["ecommerce"], ends="not_started"),
+            KRSpec(
+                "loyalty-members",
+                "1,000 loyalty members",
+                "increase",
+                "marketing",
+                0,
+                1000,
+                "members",
+                co_owners=["ecommerce"],
+                ends="not_started",
+            ),
             KRSpec("loyalty-terms", "Loyalty terms approved", "milestone", "", ends="not_started"),
         ],
     ),
@@ -798,8 +846,10 @@ def _load(*, now: dt.datetime | None, seed: int) -> Organisation:
             noise = rng.uniform(-1.5, 1.5) * min(1.0, abs(first) / 100)
             value = first + (last - first) * w / weeks + noise
             goals.kpi_point_record(
-                kpi=kpis[key], actor=people[owners[0]] if owners else demo_person,
-                value=round(value, 1), at=at,
+                kpi=kpis[key],
+                actor=people[owners[0]] if owners else demo_person,
+                value=round(value, 1),
+                at=at,
             )
 
     for title, unit, kr_keys, state, due_in in INITIATIVES:
@@ -835,70 +885,190 @@ def _alignment(
     shop = cycles["shopping-month"].start
     quarter = cycles["quarter"].start
 
-    def ask(key: str, kr: str, provider: str, title: str, needed_by: dt.date, days_ago: int,
-            effort: float = 0.0) -> Dependency:
+    def ask(
+        key: str,
+        kr: str,
+        provider: str,
+        title: str,
+        needed_by: dt.date,
+        days_ago: int,
+        effort: float = 0.0,
+    ) -> Dependency:
         item = krs[kr]
         return align.dependency_request(
-            organisation=organisation, actor=people.get(item.owner_unit.key if item.owner_unit else ""),
-            requester_item=item, provider_unit=units[provider], title=title, needed_by=needed_by,
-            effort=effort, key=key, requested_at=now - dt.timedelta(days=days_ago),
+            organisation=organisation,
+            actor=people.get(item.owner_unit.key if item.owner_unit else ""),
+            requester_item=item,
+            provider_unit=units[provider],
+            title=title,
+            needed_by=needed_by,
+            effort=effort,
+            key=key,
+            requested_at=now - dt.timedelta(days=days_ago),
         )
 
     def lead(unit: str) -> Person:
         return people[unit]
 
     # The Production Line A chain: quality waits on operations, which waits on engineering.
-    d = ask("line-a-equipment-ready", "line-a-sops", "engineering", "Line A equipment installed and tested",
-            line_a + dt.timedelta(days=20), 30, effort=40)
-    align.dependency_accept(dependency=d, actor=lead("engineering"), provider_item=krs["line-a-equipment"])
-    d = ask("trained-operators", "line-a-defects", "operations", "Trained operators for the trial runs",
-            line_a + dt.timedelta(days=34), 27, effort=40)
-    align.dependency_accept(dependency=d, actor=lead("operations"), provider_item=krs["line-a-sops"])
-    d = ask("on-site-installs", "median-response", "operations", "On-site installs for early Line A customers",
-            line_a + dt.timedelta(days=34), 20, effort=30)
+    d = ask(
+        "line-a-equipment-ready",
+        "line-a-sops",
+        "engineering",
+        "Line A equipment installed and tested",
+        line_a + dt.timedelta(days=20),
+        30,
+        effort=40,
+    )
+    align.dependency_accept(
+        dependency=d, actor=lead("engineering"), provider_item=krs["line-a-equipment"]
+    )
+    d = ask(
+        "trained-operators",
+        "line-a-defects",
+        "operations",
+        "Trained operators for the trial runs",
+        line_a + dt.timedelta(days=34),
+        27,
+        effort=40,
+    )
+    align.dependency_accept(
+        dependency=d, actor=lead("operations"), provider_item=krs["line-a-sops"]
+    )
+    d = ask(
+        "on-site-installs",
+        "median-response",
+        "operations",
+        "On-site installs for early Line A customers",
+        line_a + dt.timedelta(days=34),
+        20,
+        effort=30,
+    )
     align.dependency_accept(dependency=d, actor=lead("operations"))
 
     # Product is the single point many launches lean on.
-    d = ask("feature-x-live", "fx-visits", "product", "Feature X live in production", fx + dt.timedelta(days=6), 12)
+    d = ask(
+        "feature-x-live",
+        "fx-visits",
+        "product",
+        "Feature X live in production",
+        fx + dt.timedelta(days=6),
+        12,
+    )
     align.dependency_accept(dependency=d, actor=lead("product"), provider_item=krs["fx-built"])
     align.dependency_deliver(dependency=d, actor=lead("product"))
-    ask("feature-x-faq", "fx-csat", "product", "FAQ and known issues for Feature X", fx + dt.timedelta(days=9), 9)
-    d = ask("preorder-page", "shp-preorders", "product", "Pre-order page for SmartHome Pro",
-            shp + dt.timedelta(days=7), 15)
-    align.dependency_accept(dependency=d, actor=lead("product"), provider_item=krs["shp-units-built"])
+    ask(
+        "feature-x-faq",
+        "fx-csat",
+        "product",
+        "FAQ and known issues for Feature X",
+        fx + dt.timedelta(days=9),
+        9,
+    )
+    d = ask(
+        "preorder-page",
+        "shp-preorders",
+        "product",
+        "Pre-order page for SmartHome Pro",
+        shp + dt.timedelta(days=7),
+        15,
+    )
+    align.dependency_accept(
+        dependency=d, actor=lead("product"), provider_item=krs["shp-units-built"]
+    )
 
-    d = ask("retail-listings", "shp-preorders", "retail", "Retail partner listings live", shp + dt.timedelta(days=10), 14)
-    align.dependency_decline(dependency=d, actor=lead("retail"),
-                             reason="Shelf space is committed to the running-shoe relaunch this month.")
-    d = ask("hosting-contract", "page-load", "operations", "New hosting contract signed", shop + dt.timedelta(days=10), 18)
+    d = ask(
+        "retail-listings",
+        "shp-preorders",
+        "retail",
+        "Retail partner listings live",
+        shp + dt.timedelta(days=10),
+        14,
+    )
+    align.dependency_decline(
+        dependency=d,
+        actor=lead("retail"),
+        reason="Shelf space is committed to the running-shoe relaunch this month.",
+    )
+    d = ask(
+        "hosting-contract",
+        "page-load",
+        "operations",
+        "New hosting contract signed",
+        shop + dt.timedelta(days=10),
+        18,
+    )
     align.dependency_accept(dependency=d, actor=lead("operations"))
-    align.dependency_miss(dependency=d, actor=lead("ecommerce"), reason="Procurement did not sign in time.")
-    d = ask("segment-export", "returning-visitors", "ecommerce", "Customer segment export for remarketing",
-            shop + dt.timedelta(days=5), 20)
+    align.dependency_miss(
+        dependency=d, actor=lead("ecommerce"), reason="Procurement did not sign in time."
+    )
+    d = ask(
+        "segment-export",
+        "returning-visitors",
+        "ecommerce",
+        "Customer segment export for remarketing",
+        shop + dt.timedelta(days=5),
+        20,
+    )
     align.dependency_cancel(dependency=d, actor=lead("marketing"))
 
     # Running shoes: asks and offers between peer leaders, one ask turned into a request.
     def note(kind: str, src: str, dst: str, text: str) -> AskOffer:
-        return align.ask_offer_create(organisation=organisation, actor=lead(src), cycle=cycles["quarter"],
-                                      kind=kind, from_unit=units[src], to_unit=units[dst], text=text)
+        return align.ask_offer_create(
+            organisation=organisation,
+            actor=lead(src),
+            cycle=cycles["quarter"],
+            kind=kind,
+            from_unit=units[src],
+            to_unit=units[dst],
+            text=text,
+        )
 
     note("ask", "production", "marketing", "Which two running-shoe models should we scale first?")
-    note("offer", "marketing", "production", "Sell-through by model every Monday, from the campaign data.")
+    note(
+        "offer",
+        "marketing",
+        "production",
+        "Sell-through by model every Monday, from the campaign data.",
+    )
     note("offer", "production", "retail", "Early samples of the new models for store displays.")
-    weekly_plan = note("ask", "distribution", "production", "Weekly output plan for the two best-selling models")
-    d = align.ask_to_dependency(ask=weekly_plan, actor=lead("distribution"), requester_item=krs["shoes-48h"],
-                                needed_by=quarter + dt.timedelta(weeks=8))
-    align.dependency_counter(dependency=d, actor=lead("production"), counter_date=quarter + dt.timedelta(weeks=10),
-                             reason="The new line's schedule settles in two weeks.")
+    weekly_plan = note(
+        "ask", "distribution", "production", "Weekly output plan for the two best-selling models"
+    )
+    d = align.ask_to_dependency(
+        ask=weekly_plan,
+        actor=lead("distribution"),
+        requester_item=krs["shoes-48h"],
+        needed_by=quarter + dt.timedelta(weeks=8),
+    )
+    align.dependency_counter(
+        dependency=d,
+        actor=lead("production"),
+        counter_date=quarter + dt.timedelta(weeks=10),
+        reason="The new line's schedule settles in two weeks.",
+    )
 
     # A draft goal set with peers rather than in a bubble.
-    align.review_request(objective=objectives["loyalty-programme"], actor=lead("marketing"),
-                         units=[units["ecommerce"], units["customer-experience"]])
-    reviews = {r.unit.key: r for r in objectives["loyalty-programme"].reviews.select_related("unit")}
-    align.review_respond(review=reviews["customer-experience"], actor=lead("customer-experience"),
-                         kind="endorsement", text="Happy to run the member desk.")
-    align.review_respond(review=reviews["ecommerce"], actor=lead("ecommerce"), kind="proposal",
-                         text="Start with 500 members: checkout changes land late in the quarter.")
+    align.review_request(
+        objective=objectives["loyalty-programme"],
+        actor=lead("marketing"),
+        units=[units["ecommerce"], units["customer-experience"]],
+    )
+    reviews = {
+        r.unit.key: r for r in objectives["loyalty-programme"].reviews.select_related("unit")
+    }
+    align.review_respond(
+        review=reviews["customer-experience"],
+        actor=lead("customer-experience"),
+        kind="endorsement",
+        text="Happy to run the member desk.",
+    )
+    align.review_respond(
+        review=reviews["ecommerce"],
+        actor=lead("ecommerce"),
+        kind="proposal",
+        text="Start with 500 members: checkout changes land late in the quarter.",
+    )
 
 
 def demo_exists() -> bool:

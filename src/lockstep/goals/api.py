@@ -356,7 +356,9 @@ class KeyResultOut(Schema):
     progress: float
     expected_progress: float
     status: Status
-    forecast_value: float | None = Field(..., description="least-squares projection to the due date")
+    forecast_value: float | None = Field(
+        ..., description="least-squares projection to the due date"
+    )
     forecast_progress: float | None
     likely_miss: bool = Field(..., description="committed forecast < 1.0, aspirational < 0.7")
     archived: bool

@@ -88,7 +88,10 @@ def kr_numbers(
     value = forecast_value(sums, start_value=kr.start, due_t=due_t)
     fp = forecast_progress(KRKind(kr.kind), kr.start, kr.target, sums, due_t)
     return KRNumbers(
-        progress=progress, expected=expected, status=status, forecast_value=value,
+        progress=progress,
+        expected=expected,
+        status=status,
+        forecast_value=value,
         forecast_progress=fp,
         likely_miss=status is not Status.DONE and likely_miss(fp, Commitment(kr.commitment)),
     )

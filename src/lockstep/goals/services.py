@@ -155,9 +155,9 @@ def cycle_update(*, cycle: Cycle, actor: Person | None, **changes: Any) -> Cycle
     cycle.save()
     if moved:
         # The forecast sums count days from the cycle start; rebase them on the new start.
-        for kr in KeyResult.objects.filter(objective__cycle=cycle, checkin_count__gt=0).select_related(
-            "objective__cycle", "organisation"
-        ):
+        for kr in KeyResult.objects.filter(
+            objective__cycle=cycle, checkin_count__gt=0
+        ).select_related("objective__cycle", "organisation"):
             key_result_sums_rebuild(kr)
     event_record(
         organisation=cycle.organisation,
@@ -656,7 +656,15 @@ def checkin_record(
     _add_to_sums(kr, at, value)
     if kr.last_checkin_at is None or at >= kr.last_checkin_at:
         kr.current_value, kr.last_checkin_at, kr.last_confidence = value, at, confidence
-    kr.save(update_fields=["current_value", "last_checkin_at", "last_confidence", "updated_at", *SUM_FIELDS])
+    kr.save(
+        update_fields=[
+            "current_value",
+            "last_checkin_at",
+            "last_confidence",
+            "updated_at",
+            *SUM_FIELDS,
+        ]
+    )
     event_record(
         organisation=org,
         actor=actor,
@@ -695,7 +703,11 @@ def _add_to_sums(kr: KeyResult, at: dt.datetime, value: float) -> None:
     t = days_since(at, kr.objective.cycle.start, org_tz(kr.organisation))
     sums = sums_add(_sums_of(kr), t, value)
     kr.checkin_count, kr.sum_t, kr.sum_v, kr.sum_tt, kr.sum_tv = (
-        sums.n, sums.st, sums.sv, sums.stt, sums.stv,
+        sums.n,
+        sums.st,
+        sums.sv,
+        sums.stt,
+        sums.stv,
     )
 
 

@@ -4,30 +4,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('goals', '0001_initial'),
+        ("goals", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='keyresult',
-            name='sum_t',
+            model_name="keyresult",
+            name="sum_t",
             field=models.FloatField(default=0),
         ),
         migrations.AddField(
-            model_name='keyresult',
-            name='sum_tt',
+            model_name="keyresult",
+            name="sum_tt",
             field=models.FloatField(default=0),
         ),
         migrations.AddField(
-            model_name='keyresult',
-            name='sum_tv',
+            model_name="keyresult",
+            name="sum_tv",
             field=models.FloatField(default=0),
         ),
         migrations.AddField(
-            model_name='keyresult',
-            name='sum_v',
+            model_name="keyresult",
+            name="sum_v",
             field=models.FloatField(default=0),
         ),
     ]
