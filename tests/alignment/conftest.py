@@ -66,5 +66,5 @@ def plan(org, units, cycle):
         "objective": launch,
         "visits": visits,
         "build": build,
-        "needed_by": cycle.start + dt.timedelta(days=6),
+        "needed_by": cycle.end,
     }

@@ -1,0 +1,167 @@
+"""Stored findings: refreshed incrementally after check-ins and dependency steps, equal to a
+full recompute, and never recomputed in full for those two changes."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from lockstep.alignment import services as align
+from lockstep.alignment.models import Finding
+from lockstep.goals import services as goals
+
+
+def stored(org) -> set[str]:
+    return set(Finding.objects.filter(organisation=org).values_list("key", flat=True))
+
+
+def full(org) -> set[str]:
+    return {f.key for f in align.findings_refresh_full(org)}
+
+
+@pytest.fixture
+def no_full_refresh(monkeypatch):
+    """Fail the test if a full recompute runs."""
+
+    def boom(*args, **kwargs):
+        raise AssertionError("a full recompute ran where an incremental refresh was expected")
+
+    monkeypatch.setattr(align, "findings_refresh_full", boom)
+
+
+def test_checkin_refreshes_the_kr_and_what_waits_on_it(org, units, plan, leaders, no_full_refresh):
+    marketing, _ = leaders["marketing"]
+    product, _ = leaders["product"]
+    dep = align.dependency_request(
+        organisation=org,
+        actor=marketing,
+        requester_item=plan["visits"],
+        provider_unit=units["product"],
+        title="Feature live",
+        needed_by=plan["needed_by"],
+    )
+    align.dependency_accept(dependency=dep, actor=product, provider_item=plan["build"])
+    assert not Finding.objects.filter(code="UPSTREAM_AT_RISK").exists()
+
+    # Product checks in nothing done with low confidence, well past the pace line.
+    goals.checkin_record(key_result=plan["build"], actor=product, value=0, confidence=2)
+    codes = set(
+        Finding.objects.filter(subject_type="kr", subject_id=plan["build"].pk).values_list(
+            "code", flat=True
+        )
+    )
+    assert {"OFF_PACE", "LOW_CONFIDENCE"} <= codes
+    upstream = Finding.objects.get(code="UPSTREAM_AT_RISK")
+    assert (upstream.subject_type, upstream.subject_id) == ("kr", plan["visits"].pk)
+    assert "Feature built" in " ".join(upstream.explanation)
+
+    # Product catches up: its own findings and the one downstream go away.
+    goals.checkin_record(key_result=plan["build"], actor=product, value=1, confidence=9)
+    assert not Finding.objects.filter(
+        code__in=["OFF_PACE", "UPSTREAM_AT_RISK", "LOW_CONFIDENCE"]
+    ).exists()
+
+
+def test_answering_a_request_clears_unanswered(org, units, plan, leaders, no_full_refresh):
+    marketing, _ = leaders["marketing"]
+    product, _ = leaders["product"]
+    dep = align.dependency_request(
+        organisation=org,
+        actor=marketing,
+        requester_item=plan["visits"],
+        provider_unit=units["product"],
+        title="Feature live",
+        needed_by=plan["needed_by"],
+        requested_at=timezone.now() - dt.timedelta(days=9),
+    )
+    assert Finding.objects.filter(code="DEPENDENCY_UNANSWERED", subject_id=dep.pk).exists()
+    align.dependency_decline(dependency=dep, actor=product, reason="No capacity this sprint")
+    assert not Finding.objects.filter(code="DEPENDENCY_UNANSWERED").exists()
+    declined = Finding.objects.get(code="DEPENDENCY_DECLINED")
+    assert set(declined.units.values_list("key", flat=True)) == {"marketing", "product"}
+
+
+def test_incremental_results_equal_a_full_recompute(org, units, plan, leaders):
+    marketing, _ = leaders["marketing"]
+    product, _ = leaders["product"]
+    a = align.dependency_request(
+        organisation=org,
+        actor=marketing,
+        requester_item=plan["visits"],
+        provider_unit=units["product"],
+        title="Feature live",
+        needed_by=plan["needed_by"],
+        requested_at=timezone.now() - dt.timedelta(days=9),
+    )
+    goals.checkin_record(key_result=plan["visits"], actor=marketing, value=300, confidence=3)
+    align.dependency_accept(dependency=a, actor=product, provider_item=plan["build"])
+    goals.checkin_record(key_result=plan["build"], actor=product, value=0, confidence=4)
+    b = align.dependency_request(
+        organisation=org,
+        actor=marketing,
+        requester_item=plan["visits"],
+        provider_unit=units["support"],
+        title="FAQ",
+        needed_by=plan["needed_by"],
+    )
+    align.dependency_cancel(dependency=b, actor=marketing)
+    incremental = stored(org)
+    assert incremental  # the scenario does produce findings
+    assert incremental == full(org)
+
+
+def test_full_refresh_keeps_first_seen(org, units, plan):
+    goals.checkin_record(key_result=plan["visits"], actor=None, value=1, confidence=2)
+    first = Finding.objects.get(code="LOW_CONFIDENCE").first_seen_at
+    align.findings_refresh_full(org)
+    again = Finding.objects.get(code="LOW_CONFIDENCE")
+    assert again.first_seen_at == first and again.last_seen_at >= first
+
+
+def test_findings_api_filters(client_in, org, units, plan):
+    goals.checkin_record(key_result=plan["visits"], actor=None, value=1, confidence=2)
+    r = client_in.get("/api/v1/findings", {"code": "LOW_CONFIDENCE"})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["count"] == 1 and body["items"][0]["subject_type"] == "kr"
+    assert client_in.get("/api/v1/findings", {"unit_id": units["support"].pk}).json()["count"] == 0
+    assert client_in.get("/api/v1/findings", {"severity": "error"}).json()["count"] >= 0
+    r = client_in.post("/api/v1/findings/refresh")
+    assert (
+        r.status_code == 200
+        and r.json()["findings"] == Finding.objects.filter(organisation=org).count()
+    )
+    r = client_in.get("/api/v1/findings", {"severity": "fatal"})
+    assert r.status_code == 422
+
+
+def test_dependency_graph_marks_risk(client_in, org, units, plan, leaders):
+    marketing, _ = leaders["marketing"]
+    product, _ = leaders["product"]
+    dep = align.dependency_request(
+        organisation=org,
+        actor=marketing,
+        requester_item=plan["visits"],
+        provider_unit=units["product"],
+        title="Feature live",
+        needed_by=plan["needed_by"],
+    )
+    align.dependency_accept(dependency=dep, actor=product, provider_item=plan["build"])
+    goals.checkin_record(key_result=plan["build"], actor=product, value=0, confidence=2)
+    graph = client_in.get("/api/v1/dependency-graph").json()
+    nodes = {n["id"]: n for n in graph["nodes"]}
+    assert nodes[f"kr:{plan['visits'].pk}"]["at_risk"] is True
+    assert nodes[f"kr:{plan['build'].pk}"]["problem"] is True
+    assert graph["edges"] == [
+        {
+            "source": f"kr:{plan['visits'].pk}",
+            "target": f"kr:{plan['build'].pk}",
+            "kind": "dependency",
+            "state": "accepted",
+            "dependency_id": dep.pk,
+            "label": "Feature live",
+            "problem": False,
+        }
+    ]
