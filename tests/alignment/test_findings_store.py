@@ -165,3 +165,20 @@ def test_dependency_graph_marks_risk(client_in, org, units, plan, leaders):
             "problem": False,
         }
     ]
+
+
+def test_thresholds_are_organisation_settings(client_in, org, units, plan):
+    goals.checkin_record(key_result=plan["visits"], actor=None, value=1, confidence=4)
+    assert not Finding.objects.filter(code="LOW_CONFIDENCE").exists()
+    r = client_in.patch(
+        "/api/v1/organisation",
+        {"low_confidence": 4, "answer_window_days": 2},
+        content_type="application/json",
+    )
+    assert r.status_code == 200 and r.json()["low_confidence"] == 4
+    # A settings change reshapes every finding: it triggers a full refresh.
+    assert Finding.objects.filter(code="LOW_CONFIDENCE").exists()
+    r = client_in.patch(
+        "/api/v1/organisation", {"low_confidence": 0}, content_type="application/json"
+    )
+    assert r.status_code == 422

@@ -30,13 +30,25 @@ class OrganisationOut(Schema):
     timezone: str
     on_track_margin: float
     at_risk_margin: float
+    answer_window_days: int
+    max_objectives_per_unit: int
+    max_krs_per_objective: int
+    low_confidence: int
+    single_point_min_units: int
+    task_share: float
 
 
 class OrganisationPatch(Schema):
-    name: str | None = None
+    name: str | None = Field(None, min_length=1, max_length=200)
     timezone: str | None = None
     on_track_margin: float | None = Field(None, ge=0, le=1)
     at_risk_margin: float | None = Field(None, ge=0, le=1)
+    answer_window_days: int | None = Field(None, ge=1, le=365)
+    max_objectives_per_unit: int | None = Field(None, ge=1, le=1000)
+    max_krs_per_objective: int | None = Field(None, ge=1, le=1000)
+    low_confidence: int | None = Field(None, ge=1, le=10)
+    single_point_min_units: int | None = Field(None, ge=2, le=1000)
+    task_share: float | None = Field(None, gt=0, lt=1)
 
 
 class UnitIn(Schema):

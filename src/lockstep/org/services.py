@@ -22,6 +22,16 @@ def _check_timezone(name: str) -> None:
         raise ValidationFailed.on("timezone", f"unknown time zone {name!r}") from None
 
 
+# Alignment-engine thresholds an organisation may tune (docs/alignment.md).
+THRESHOLD_FIELDS = {
+    "answer_window_days",
+    "max_objectives_per_unit",
+    "max_krs_per_objective",
+    "low_confidence",
+    "single_point_min_units",
+    "task_share",
+}
+
 UNIT_FIELDS = {"name", "key", "kind", "parent", "weekly_capacity", "capacity_unit"}
 PERSON_FIELDS = {"name", "email", "is_org_admin"}
 
@@ -96,7 +106,7 @@ def organisation_update(
 ) -> Organisation:
     """Change the organisation's name, time zone or pace margins."""
     before = snapshot(organisation)
-    allowed = {"name", "timezone", "on_track_margin", "at_risk_margin"}
+    allowed = {"name", "timezone", "on_track_margin", "at_risk_margin", *THRESHOLD_FIELDS}
     for field, value in changes.items():
         if field not in allowed:
             raise ValidationFailed.on(field, "cannot be changed")

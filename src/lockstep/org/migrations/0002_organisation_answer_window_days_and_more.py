@@ -4,40 +4,39 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('org', '0001_initial'),
+        ("org", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='organisation',
-            name='answer_window_days',
+            model_name="organisation",
+            name="answer_window_days",
             field=models.PositiveSmallIntegerField(default=5),
         ),
         migrations.AddField(
-            model_name='organisation',
-            name='low_confidence',
+            model_name="organisation",
+            name="low_confidence",
             field=models.PositiveSmallIntegerField(default=3),
         ),
         migrations.AddField(
-            model_name='organisation',
-            name='max_krs_per_objective',
+            model_name="organisation",
+            name="max_krs_per_objective",
             field=models.PositiveSmallIntegerField(default=5),
         ),
         migrations.AddField(
-            model_name='organisation',
-            name='max_objectives_per_unit',
+            model_name="organisation",
+            name="max_objectives_per_unit",
             field=models.PositiveSmallIntegerField(default=5),
         ),
         migrations.AddField(
-            model_name='organisation',
-            name='single_point_min_units',
+            model_name="organisation",
+            name="single_point_min_units",
             field=models.PositiveSmallIntegerField(default=3),
         ),
         migrations.AddField(
-            model_name='organisation',
-            name='task_share',
+            model_name="organisation",
+            name="task_share",
             field=models.FloatField(default=0.5),
         ),
     ]
