@@ -1,4 +1,4 @@
-"""Shared data for plan tests: a rich canonical plan and a snapshot of every table's size."""
+"""Shared data for plan tests: rich canonical plans and a snapshot of every table's size."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from lockstep.activity.models import ActivityEvent
+from lockstep.alignment.models import Dependency
 from lockstep.goals.models import (
     KPI,
     CheckIn,
@@ -30,6 +31,7 @@ MODELS = [
     ContributionLink,
     KeyResult,
     CheckIn,
+    Dependency,
     ActivityEvent,
 ]
 
@@ -50,3 +52,10 @@ def rich_text() -> str:
     links to two parents, every KR kind, milestone steps, co-owners, a KPI-following KR,
     people with memberships."""
     return (Path(__file__).parent / "rich_plan.yaml").read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def deps_text(rich_text) -> str:
+    """The rich plan with a dependency in every lifecycle state (canonical too)."""
+    block = (Path(__file__).parent / "deps_block.yaml").read_text(encoding="utf-8")
+    return rich_text.replace("dependencies: []\n", block)

@@ -10,6 +10,12 @@ when the plan came from a file, its line.
 Contribution links are written in a second pass, once every objective exists, so a plan
 may name a parent objective before or after its children. That pass visits parents before
 children: re-pointing links then never passes through a loop the service would refuse.
+
+Dependencies come after the key results they join. A new one is requested with
+`dependency_request`; then, new or not, it is moved along the lifecycle to the state the
+plan declares, one service per step (`lifecycle.route`), so each step records its event.
+A state the lifecycle cannot reach from the database's is refused, naming the line.
+Findings are refreshed once, fully, at the end (`findings_deferred`), not after each event.
 """
 
 from __future__ import annotations
@@ -21,15 +27,18 @@ from typing import Any
 
 from django.db import transaction
 
+from lockstep.alignment import services as alignment
+from lockstep.alignment.models import Dependency
 from lockstep.errors import LockstepError
 from lockstep.goals import services as goals
 from lockstep.goals.models import KPI, Cycle, KeyResult, Objective
 from lockstep.org import services as org_services
 from lockstep.org.models import Organisation, Person, Unit
 from lockstep.plans.diff import Change, Record, plan_diff, records
-from lockstep.plans.export import plan_from_db
+from lockstep.plans.export import kr_owners, plan_from_db, standing_of
+from lockstep.plans.lifecycle import Standing, Step, route
 from lockstep.plans.problems import PlanError, Problem
-from lockstep.plans.schema import Plan
+from lockstep.plans.schema import DependencySpec, Plan
 from lockstep.plans.validate import plan_check
 
 
@@ -45,7 +54,8 @@ class ApplyResult:
 def plan_apply(plan: Plan, *, actor: Person | None = None, prune: bool = False) -> ApplyResult:
     """Make the organisation match the plan in one transaction, writing only what differs."""
     plan_check(plan)
-    with transaction.atomic():
+    # Inside the transaction: the one refresh at the end commits or rolls back with the plan.
+    with transaction.atomic(), alignment.findings_deferred():
         # Serialise applies of the same organisation (a no-op lock on SQLite).
         slug = plan.organisation.slug
         org = Organisation.objects.select_for_update().filter(slug=slug).first()
@@ -163,6 +173,14 @@ KINDS: dict[str, _Kind] = {
 }
 # Written in the second pass, once every objective exists.
 LINK_FIELD = "contributes_to"
+# What `dependency_request` fixes for good: no service changes these afterwards.
+REQUEST_FIELDS = ("from", "to", "title", "description", "effort")
+# The lifecycle services' argument names -> the plan's field names.
+DEPENDENCY_FIELDS = {
+    "requester_item": "from",
+    "provider_unit": "to",
+    "provider_item": "delivered_by",
+}
 
 
 class _Writer:
@@ -183,6 +201,10 @@ class _Writer:
                         ((entity, getattr(row, kind.key_field)), row)
                         for row in kind.model.objects.filter(organisation=org)
                     )
+            self.rows.update(
+                (("dependency", row.key), row)
+                for row in Dependency.objects.filter(organisation=org)
+            )
 
     @property
     def organisation(self) -> Organisation:
@@ -195,12 +217,17 @@ class _Writer:
         writes = [c for c in changes if c.kind != "remove"]
         removals = [c for c in changes if c.kind == "remove"]
         for change in writes:
-            self._guarded(change, self._write)
+            if change.entity == "dependency":
+                self._guarded(change, self._dependency)
+            else:
+                self._guarded(change, self._write)
         for change in self._links_parents_first(writes):
             self._guarded(change, self._link)
         if not prune:
             return writes, removals
-        archivable = [c for c in removals if KINDS[c.entity].archive is not None]
+        archivable = [
+            c for c in removals if c.entity in KINDS and KINDS[c.entity].archive is not None
+        ]
         for change in archivable:
             self._guarded(change, self._archive)
         kept = [c for c in removals if c not in archivable]
@@ -242,6 +269,79 @@ class _Writer:
         kind = KINDS[change.entity]
         assert kind.archive is not None
         kind.archive(**{kind.instance: self._row(change.entity, change.key)}, actor=self.actor)
+
+    def _dependency(self, change: Change) -> None:
+        """Request a new dependency, then take it step by step to the plan's state."""
+        spec = self._dependency_spec(change)
+        if change.kind == "add":
+            if ("dependency", change.key) in self.rows:
+                raise self._refusal(
+                    change,
+                    None,
+                    "the key is taken by a dependency a plan cannot show (asked for an "
+                    "initiative or an archived key result)",
+                )
+            row = alignment.dependency_request(
+                organisation=self.organisation,
+                actor=self.actor,
+                requester_item=self._row("key_result", spec.from_),
+                provider_unit=self._row("unit", spec.to),
+                title=spec.title,
+                needed_by=spec.needed_by,
+                description=spec.description,
+                effort=spec.effort,
+                key=spec.key,
+            )
+            self.rows[("dependency", change.key)] = row
+            start = Standing("requested", spec.needed_by)
+        else:
+            fixed = [f.field for f in change.fields if f.field in REQUEST_FIELDS]
+            if fixed:
+                raise self._refusal(
+                    change,
+                    fixed[0],
+                    f"the {fixed[0]} of a dependency cannot change once it is requested "
+                    "(cancel it in the app and request a new one under another key)",
+                )
+            row = self._row("dependency", change.key)
+            start = standing_of(row, kr_owners(self.plan.objectives))
+        goal = Standing(
+            spec.state, spec.needed_by, spec.counter_date, spec.delivered_by, spec.reason
+        )
+        steps = route(start, goal)
+        if steps is None:
+            raise self._refusal(change, _unreachable_field(change), _unreachable(start, goal))
+        for step in steps:
+            row = self._step(row, step)
+        self.rows[("dependency", change.key)] = row
+
+    def _dependency_spec(self, change: Change) -> DependencySpec:
+        index = change.path[1]
+        assert isinstance(index, int)
+        return self.plan.dependencies[index]
+
+    def _step(self, row: Dependency, step: Step) -> Dependency:
+        actor = self.actor
+        if step.verb == "accept":
+            provider = self._row("key_result", step.delivered_by) if step.delivered_by else None
+            return alignment.dependency_accept(dependency=row, actor=actor, provider_item=provider)
+        if step.verb == "decline":
+            return alignment.dependency_decline(dependency=row, actor=actor, reason=step.reason)
+        if step.verb == "counter":
+            assert step.counter_date is not None
+            return alignment.dependency_counter(
+                dependency=row, actor=actor, counter_date=step.counter_date, reason=step.reason
+            )
+        if step.verb in ("counter_accept", "counter_reject"):
+            return alignment.dependency_counter_answer(
+                dependency=row, actor=actor, accept=step.verb == "counter_accept"
+            )
+        if step.verb == "deliver":
+            return alignment.dependency_deliver(dependency=row, actor=actor)
+        if step.verb == "miss":
+            return alignment.dependency_miss(dependency=row, actor=actor, reason=step.reason)
+        assert step.verb == "cancel", step.verb
+        return alignment.dependency_cancel(dependency=row, actor=actor)
 
     def _links_parents_first(self, writes: Iterable[Change]) -> list[Change]:
         def needs_links(change: Change) -> bool:
@@ -299,7 +399,12 @@ class _Writer:
             # A service refused a value the plan checks could not see (it depends on the
             # database, e.g. check-ins already recorded). Name the entity and the field.
             first = exc.fields[0] if exc.fields else None
-            plan_field = KINDS[change.entity].plan_field(first.field) if first else None
+            if first is None:
+                plan_field = None
+            elif change.entity == "dependency":
+                plan_field = DEPENDENCY_FIELDS.get(first.field, first.field)
+            else:
+                plan_field = KINDS[change.entity].plan_field(first.field)
             message = first.message if first else exc.message
             raise self._refusal(change, plan_field, message) from exc
 
@@ -310,3 +415,28 @@ class _Writer:
         path = (*change.path, plan_field) if plan_field else change.path
         line, where = self.plan.locate(path)
         return PlanError([Problem(line, where, f"{label}: {message}")])
+
+
+def _unreachable_field(change: Change) -> str:
+    """The field to point at: the state when it changes, else the first field that does."""
+    if change.kind == "add" or change.touches("state"):
+        return "state"
+    return change.fields[0].field
+
+
+def _unreachable(start: Standing, goal: Standing) -> str:
+    def describe(standing: Standing) -> str:
+        shown = standing.shown()
+        text = f"{shown.state}, needed by {shown.needed_by}"
+        if shown.counter_date is not None:
+            text += f", countered for {shown.counter_date}"
+        if shown.delivered_by is not None:
+            text += f", delivered by {shown.delivered_by}"
+        return text + (f", reason {shown.reason!r}" if shown.reason else "")
+
+    return (
+        f"is {describe(start)} in the database; no lifecycle step leads to "
+        f"{describe(goal)} (requested -> accepted, declined, countered or cancelled; "
+        "countered -> accepted, requested or cancelled; accepted -> delivered, missed or "
+        "cancelled)"
+    )

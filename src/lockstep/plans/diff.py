@@ -4,7 +4,8 @@ Both plans are first flattened into records (one per entity, keyed by its stable
 trees turned into a `parent` field, lists that are sets sorted), so the comparison is
 plain equality of values and does not depend on the order the plan file lists things in.
 The changes come out in the order `plan_apply` performs them: organisation, units (parents
-first), people, cycles (parents first), KPIs, objectives, key results, then removals.
+first), people, cycles (parents first), KPIs, objectives, key results, dependencies, then
+removals. An objective's `endorsed_by` is left out: it is read by `check`, never applied.
 """
 
 from __future__ import annotations
@@ -21,9 +22,14 @@ from lockstep.plans.schema import Plan, Spec, key_results, tree
 # Lists whose order carries meaning; every other list is a set and compares sorted.
 ORDERED_LISTS = {"steps"}
 # Removals run in this order: a KR before its objective, a sub-unit before its unit.
-REMOVAL_ORDER = ["key_result", "objective", "kpi", "person", "unit", "cycle"]
+REMOVAL_ORDER = ["dependency", "key_result", "objective", "kpi", "person", "unit", "cycle"]
 KEPT = "only in the database; kept unless --prune"
-NEVER_PRUNED = "only in the database; cycles are never pruned"
+NEVER_PRUNED = {
+    "cycle": "only in the database; cycles are never pruned",
+    "dependency": "only in the database; dependencies are never pruned (cancel it in the app)",
+}
+# Read by `check` only; an apply neither writes nor compares it.
+CHECK_ONLY = frozenset({"endorsed_by"})
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,7 @@ class Change:
     """One entity to add, change or remove; `details` lists "field: old -> new"."""
 
     kind: str  # add | change | remove
-    entity: str  # organisation | unit | person | cycle | kpi | objective | key_result
+    entity: str  # organisation | unit | person | cycle | kpi | objective | key_result | dependency
     key: str
     fields: tuple[FieldChange, ...] = ()
     note: str = ""
@@ -91,8 +97,7 @@ def plan_diff(current: Plan | None, desired: Plan) -> list[Change]:
     ]
     removed.sort(key=lambda r: (REMOVAL_ORDER.index(r.entity), -r.depth, r.key))
     changes += [
-        Change("remove", r.entity, r.key, note=NEVER_PRUNED if r.entity == "cycle" else KEPT)
-        for r in removed
+        Change("remove", r.entity, r.key, note=NEVER_PRUNED.get(r.entity, KEPT)) for r in removed
     ]
     return changes
 
@@ -109,9 +114,13 @@ def _compare(old: Record | None, new: Record) -> Change | None:
 
 
 def _goes_with_parent(record: Record, wanted: set[tuple[str, str]]) -> bool:
-    # Archiving an objective archives its key results; listing them again is noise.
-    objective = record.values.get("objective")
-    return record.entity == "key_result" and ("objective", objective) not in wanted
+    # Archiving an objective archives its key results, and a dependency goes out of the
+    # plan with the key result that asked for it; listing them again is noise.
+    if record.entity == "key_result":
+        return ("objective", record.values["objective"]) not in wanted
+    if record.entity == "dependency":
+        return ("key_result", record.values["from"]) not in wanted
+    return False
 
 
 def records(plan: Plan) -> list[Record]:
@@ -134,6 +143,7 @@ def records(plan: Plan) -> list[Record]:
         Record("key_result", kr.key, {"objective": objective.key, **_values(kr)}, path)
         for path, kr, objective in krs
     ]
+    out += [_record("dependency", d, ("dependencies", i)) for i, d in _by(plan.dependencies, "key")]
     return out
 
 
@@ -163,8 +173,9 @@ def _record(entity: str, spec: Spec, path: Path) -> Record:
 
 def _values(spec: Spec, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for name, value in spec.model_dump(exclude={"key", "email", "children", "key_results"}).items():
-        if name in skip:
+    dumped = spec.model_dump(by_alias=True, exclude={"key", "email", "children", "key_results"})
+    for name, value in dumped.items():
+        if name in skip or name in CHECK_ONLY:
             continue
         if isinstance(value, list):
             items = [tuple(v.values()) if isinstance(v, dict) else v for v in value]

@@ -5,6 +5,11 @@ e-mail, the unit keys inside an objective or KR alphabetically), every field wri
 schema's order even when it holds its default, dates as YYYY-MM-DD and numbers as floats.
 Milestone steps are the one list kept in the order given: the order is the plan.
 So export -> apply to an empty database -> export gives the same text.
+
+Dependencies are exported when they are asked for a key result (plans name KRs only; those
+of initiatives stay in the app), each written as `lifecycle.Standing.shown` sees it. An
+objective's `endorsed_by` is a note for `check` and is written only when a plan has it:
+reviews live in the app, and the database never fills it in.
 """
 
 from __future__ import annotations
@@ -13,16 +18,20 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any, cast
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, QuerySet
 
+from lockstep.alignment.models import Dependency
 from lockstep.goals.models import KPI, Cycle
 from lockstep.goals.selectors import key_results_query, objectives_query
 from lockstep.org.models import Membership, Organisation, Person, Unit
+from lockstep.plans.lifecycle import Standing
 from lockstep.plans.schema import (
     CapacityUnit,
     CommitmentName,
     CycleKind,
     CycleSpec,
+    DependencySpec,
+    DependencyStateName,
     KeyResultSpec,
     KPISpec,
     KRKindName,
@@ -43,7 +52,11 @@ from lockstep.plans.yamlio import yaml_write
 
 def plan_dump(plan: Plan) -> str:
     """The plan as canonical YAML text (same plan, same text)."""
-    return yaml_write(canonical(plan).model_dump(mode="python"))
+    data = canonical(plan).model_dump(mode="python", by_alias=True)
+    for objective in data["objectives"]:
+        if not objective["endorsed_by"]:
+            del objective["endorsed_by"]
+    return yaml_write(data)
 
 
 def plan_from_db(organisation: Organisation) -> Plan:
@@ -53,6 +66,7 @@ def plan_from_db(organisation: Organisation) -> Plan:
     # Links to archived rows are left out: an archived unit's memberships or co-ownerships
     # are history, not part of the plan.
     active = set(units.values_list("key", flat=True))
+    objectives = _objective_specs(org, active)
     return canonical(
         Plan(
             organisation=OrganisationSpec(
@@ -66,7 +80,8 @@ def plan_from_db(organisation: Organisation) -> Plan:
             people=[_person_spec(p, active) for p in _people(org)],
             cycles=_tree(Cycle.objects.filter(organisation=org), _cycle_spec),
             kpis=[_kpi_spec(k, active) for k in _kpis(org)],
-            objectives=_objective_specs(org, active),
+            objectives=objectives,
+            dependencies=_dependency_specs(org, objectives),
         )
     )
 
@@ -88,6 +103,7 @@ def canonical(plan: Plan) -> Plan:
             "objectives": [
                 _sorted_objective(o) for o in sorted(plan.objectives, key=lambda o: o.key)
             ],
+            "dependencies": sorted(plan.dependencies, key=lambda d: d.key),
         }
     )
 
@@ -104,6 +120,7 @@ def _sorted_objective(objective: ObjectiveSpec) -> ObjectiveSpec:
         update={
             "contributors": sorted(objective.contributors),
             "contributes_to": sorted(objective.contributes_to, key=lambda link: link.objective),
+            "endorsed_by": sorted(objective.endorsed_by),
             "key_results": [
                 kr.model_copy(update={"co_owners": sorted(kr.co_owners)})
                 for kr in sorted(objective.key_results, key=lambda kr: kr.key)
@@ -234,3 +251,69 @@ def _objective_specs(org: Organisation, active: set[str]) -> list[ObjectiveSpec]
         )
         for o in objectives_query(org).filter(archived_at__isnull=True)
     ]
+
+
+def kr_owners(objectives: Iterable[ObjectiveSpec]) -> dict[str, set[str]]:
+    """Each key result's accountable and co-owner units, by KR key."""
+    return {
+        kr.key: {*kr.co_owners, *([kr.owner] if kr.owner else [])}
+        for objective in objectives
+        for kr in objective.key_results
+    }
+
+
+def dependencies_query(org: Organisation) -> QuerySet[Dependency]:
+    """The dependencies a plan shows: asked for a live key result, between live units."""
+    return Dependency.objects.filter(
+        organisation=org,
+        requester_kr__isnull=False,
+        requester_kr__archived_at__isnull=True,
+        requester_kr__objective__archived_at__isnull=True,
+        requester_unit__archived_at__isnull=True,
+        provider_unit__archived_at__isnull=True,
+    ).select_related("requester_kr", "provider_unit", "provider_kr")
+
+
+def standing_of(dependency: Dependency, owners: dict[str, set[str]]) -> Standing:
+    """The dependency's standing as the database holds it (before `shown`).
+
+    The delivering KR counts only while it is live and still the provider unit's: a plan
+    could not name it otherwise.
+    """
+    kr = dependency.provider_kr
+    delivered_by = (
+        kr.key
+        if kr is not None and dependency.provider_unit.key in owners.get(kr.key, ())
+        else None
+    )
+    return Standing(
+        dependency.state,
+        dependency.needed_by,
+        dependency.counter_date,
+        delivered_by,
+        dependency.reason,
+    )
+
+
+def _dependency_specs(org: Organisation, objectives: list[ObjectiveSpec]) -> list[DependencySpec]:
+    owners = kr_owners(objectives)
+    specs = []
+    for dep in dependencies_query(org):
+        assert dep.requester_kr is not None  # the query keeps only those
+        shown = standing_of(dep, owners).shown()
+        specs.append(
+            DependencySpec(
+                key=dep.key,
+                title=dep.title,
+                description=dep.description,
+                to=dep.provider_unit.key,
+                delivered_by=shown.delivered_by,
+                needed_by=shown.needed_by,
+                state=cast(DependencyStateName, shown.state),
+                counter_date=shown.counter_date,
+                effort=dep.effort,
+                reason=shown.reason,
+                **{"from": dep.requester_kr.key},
+            )
+        )
+    return specs

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from lockstep.core.progress import Commitment, KRKind
+from lockstep.core.snapshot import DependencyState
 from lockstep.goals.models import Cycle, Objective
 from lockstep.keys import is_valid_key
 from lockstep.org.models import Membership, Unit
@@ -75,6 +76,9 @@ Level = Literal["company", "shared", "unit"]
 State = Literal["draft", "published", "closed"]
 KRKindName = Literal["increase", "decrease", "at_least", "at_most", "milestone"]
 CommitmentName = Literal["committed", "aspirational"]
+DependencyStateName = Literal[
+    "requested", "accepted", "declined", "countered", "delivered", "missed", "cancelled"
+]
 CHOICES: list[tuple[Any, list[str]]] = [
     (UnitKind, Unit.Kind.values),
     (CapacityUnit, Unit.CapacityUnit.values),
@@ -84,6 +88,7 @@ CHOICES: list[tuple[Any, list[str]]] = [
     (State, Objective.State.values),
     (KRKindName, [k.value for k in KRKind]),
     (CommitmentName, [c.value for c in Commitment]),
+    (DependencyStateName, [s.value for s in DependencyState]),
 ]
 
 
@@ -185,6 +190,25 @@ class ObjectiveSpec(Spec):
     description: str = ""
     contributes_to: list[LinkSpec] = []
     key_results: list[KeyResultSpec] = []
+    # Peer units that endorsed the objective. Read by `check` only: reviews are a
+    # conversation held in the app, so apply ignores this and export leaves it out.
+    endorsed_by: list[Key] = []
+
+
+class DependencySpec(Spec):
+    """Unit `to` is asked for `title` by `needed_by`, for the requesting key result `from`."""
+
+    key: Key
+    title: Title
+    description: str = ""
+    from_: Key = Field(alias="from")  # `from` is a Python keyword
+    to: Key
+    delivered_by: Key | None = None
+    needed_by: Day
+    state: DependencyStateName = "requested"
+    counter_date: Day | None = None
+    effort: NonNegative = 0.0
+    reason: Annotated[str, AfterValidator(str.strip)] = ""
 
 
 # The list sections of a plan, in the order a plan file writes them.
@@ -194,6 +218,7 @@ SECTIONS: dict[str, type[Spec]] = {
     "cycles": CycleSpec,
     "kpis": KPISpec,
     "objectives": ObjectiveSpec,
+    "dependencies": DependencySpec,
 }
 
 
@@ -206,6 +231,7 @@ class Plan(Spec):
     cycles: list[CycleSpec] = []
     kpis: list[KPISpec] = []
     objectives: list[ObjectiveSpec] = []
+    dependencies: list[DependencySpec] = []
 
     # Where the plan came from, so a problem found later (even at apply time) names the
     # line of the file or CSV row it comes from.

@@ -4,9 +4,12 @@ Two layers, both reported in full rather than stopping at the first problem:
 
 - structure: each item of each section is validated on its own by the pydantic models in
   `schema.py`, so one broken objective does not hide the problems of the next one;
-- meaning: duplicate keys, references to units, cycles, objectives, KPIs and people the
-  plan does not define, start/target rules of each KR kind, cycles nested outside their
-  parent's dates, KR due dates outside their cycle, and contribution links that loop.
+- meaning: duplicate keys, references to units, cycles, objectives, KPIs, people and key
+  results the plan does not define, start/target rules of each KR kind, cycles nested
+  outside their parent's dates, KR due dates outside their cycle, contribution links that
+  loop, and dependencies the services would refuse (a unit depending on itself, a date
+  outside the requesting KR's cycle, a delivering KR of another unit, the fields each
+  lifecycle state needs).
 
 References to an item that failed the structural check still count as known, so one
 mistake is reported once rather than again at every place that names it.
@@ -26,6 +29,7 @@ from lockstep.plans.problems import Locator, Path, PlanError, Problem
 from lockstep.plans.schema import (
     SECTIONS,
     CycleSpec,
+    DependencySpec,
     KeyResultSpec,
     ObjectiveSpec,
     OrganisationSpec,
@@ -96,9 +100,7 @@ class _Parser:
         """The valid parts of the raw document as a Plan; what is invalid goes to `issues`."""
         if not isinstance(raw, dict):
             message = "the plan is empty" if raw is None else "a plan must be a mapping"
-            self.issues.append(
-                ((), f"{message} (organisation, units, people, cycles, kpis, objectives)")
-            )
+            self.issues.append(((), f"{message} (organisation, {', '.join(SECTIONS)})"))
             return Plan.model_construct(organisation=None)
         for field in raw:
             if field != "organisation" and field not in SECTIONS:
@@ -177,7 +179,7 @@ def problem_message(model: type[Spec], loc: Path, error: Any) -> str:
 def _unknown_field(model: type[BaseModel] | None, field: object) -> str:
     if model is None:
         return "unknown field"
-    allowed = list(model.model_fields)
+    allowed = [info.alias or name for name, info in model.model_fields.items()]
     close = difflib.get_close_matches(str(field), allowed, n=1)
     hint = f"did you mean {close[0]!r}?" if close else f"expected one of {', '.join(allowed)}"
     return f"unknown field; {hint}"
@@ -189,7 +191,8 @@ def _model_at(model: type[BaseModel], loc: Path) -> type[BaseModel] | None:
     for part in loc:
         if isinstance(part, int):
             continue
-        field = current.model_fields.get(part)
+        fields = {f.alias or name: f for name, f in current.model_fields.items()}
+        field = fields.get(part)
         if field is None:
             return None
         current = _inner_model(field.annotation)
@@ -210,7 +213,8 @@ def _inner_model(annotation: Any) -> type[BaseModel] | None:
 
 def _raw_keys(raw: Any) -> dict[str, set[str]]:
     """Keys written in the raw document, valid or not, by kind of entity."""
-    known: dict[str, set[str]] = {k: set() for k in ("unit", "cycle", "kpi", "objective", "person")}
+    kinds = ("unit", "cycle", "kpi", "objective", "person", "key_result")
+    known: dict[str, set[str]] = {k: set() for k in kinds}
     if not isinstance(raw, dict):
         return known
 
@@ -231,6 +235,13 @@ def _raw_keys(raw: Any) -> dict[str, set[str]]:
     ):
         known[kind] = {str(i.get("key")) for i in items(section, nested)}
     known["person"] = {str(i.get("email", "")).strip().lower() for i in items("people")}
+    known["key_result"] = {
+        str(kr.get("key"))
+        for objective in items("objectives")
+        if isinstance(objective.get("key_results"), list)
+        for kr in objective["key_results"]
+        if isinstance(kr, dict)
+    }
     return known
 
 
@@ -249,9 +260,11 @@ class _Checker:
         self.people = self._index(self._listed("people"), "email")
         self.objectives = self._index(self._listed("objectives"), "key")
         self.key_results = self._index(key_results(plan), "key")
+        self.kr_objectives = {kr.key: objective for _, kr, objective in key_results(plan)}
+        self.dependencies = self._index(self._listed("dependencies"), "key")
         own = {
             "unit": self.units, "cycle": self.cycles, "kpi": self.kpis,
-            "person": self.people, "objective": self.objectives,
+            "person": self.people, "objective": self.objectives, "key_result": self.key_results,
         }  # fmt: skip
         self.known = {kind: set(keys) | also_known.get(kind, set()) for kind, keys in own.items()}
 
@@ -270,6 +283,8 @@ class _Checker:
         for path, kr, objective in key_results(self.plan):
             self._key_result(path, kr, objective)
         self._link_loops()
+        for path, dependency in self._listed("dependencies"):
+            self._dependency(path, dependency)
 
     # -- helpers
 
@@ -295,7 +310,8 @@ class _Checker:
             if kind == "person":
                 self.issues.append((path, f"no person with e-mail {key!r} under people"))
             else:
-                self.issues.append((path, f"unknown {'KPI' if kind == 'kpi' else kind} {key!r}"))
+                name = {"kpi": "KPI", "key_result": "key result"}.get(kind, kind)
+                self.issues.append((path, f"unknown {name} {key!r}"))
 
     def _refs(self, path: Path, kind: str, keys: list[str]) -> None:
         for i, key in enumerate(keys):
@@ -359,6 +375,11 @@ class _Checker:
             if link.objective == objective.key:
                 self.issues.append((link_path, "an objective cannot contribute to itself"))
         self._no_repeats((*path, "contributes_to"), [x.objective for x in objective.contributes_to])
+        self._refs((*path, "endorsed_by"), "unit", objective.endorsed_by)
+        if objective.owner is not None and objective.owner in objective.endorsed_by:
+            self.issues.append(
+                ((*path, "endorsed_by"), "the owner unit does not endorse its own objective")
+            )
 
     def _key_result(self, path: Path, kr: KeyResultSpec, objective: ObjectiveSpec) -> None:
         self._ref((*path, "owner"), "unit", kr.owner)
@@ -376,6 +397,68 @@ class _Checker:
                 (
                     (*path, "due"),
                     f"must lie inside the cycle {cycle.key!r} ({cycle.start} to {cycle.end})",
+                )
+            )
+
+    def _dependency(self, path: Path, dep: DependencySpec) -> None:
+        """The rules `dependency_request` and the lifecycle services apply, named by field."""
+        self._ref((*path, "from"), "key_result", dep.from_)
+        self._ref((*path, "to"), "unit", dep.to)
+        self._ref((*path, "delivered_by"), "key_result", dep.delivered_by)
+        requester = self.key_results.get(dep.from_, ((), None))[1]
+        if requester is not None:
+            if requester.owner is None:
+                self.issues.append(
+                    ((*path, "from"), "the key result has no accountable unit to ask on behalf of")
+                )
+            elif requester.owner == dep.to:
+                self.issues.append(((*path, "to"), "a unit cannot depend on itself"))
+            objective = self.kr_objectives[dep.from_]
+            cycle = self.cycles.get(objective.cycle, ((), None))[1]
+            if cycle is not None and not cycle.start <= dep.needed_by <= cycle.end:
+                self.issues.append(
+                    (
+                        (*path, "needed_by"),
+                        f"must lie inside the cycle {cycle.key!r} ({cycle.start} to "
+                        f"{cycle.end}) of the key result {dep.from_!r}",
+                    )
+                )
+        provider = self.key_results.get(dep.delivered_by or "", ((), None))[1]
+        if provider is not None and dep.to != provider.owner and dep.to not in provider.co_owners:
+            self.issues.append(
+                (
+                    (*path, "delivered_by"),
+                    f"must be a key result of {dep.to!r} (its accountable unit or a co-owner)",
+                )
+            )
+        self._lifecycle_fields(path, dep)
+
+    def _lifecycle_fields(self, path: Path, dep: DependencySpec) -> None:
+        """Each state carries the fields its lifecycle step sets, and only those."""
+        if dep.state == "declined" and not dep.reason:
+            self.issues.append(((*path, "reason"), "a declined dependency needs its reason"))
+        if dep.reason and dep.state not in ("declined", "countered", "missed"):
+            self.issues.append(
+                ((*path, "reason"), "only a declined, countered or missed dependency has a reason")
+            )
+        if dep.state == "countered":
+            if dep.counter_date is None:
+                self.issues.append(
+                    ((*path, "counter_date"), "a countered dependency needs the date offered")
+                )
+            elif dep.counter_date == dep.needed_by:
+                self.issues.append(
+                    ((*path, "counter_date"), "is the date already asked for; use accepted")
+                )
+        elif dep.counter_date is not None:
+            self.issues.append(
+                ((*path, "counter_date"), "only a countered dependency has a counter date")
+            )
+        if dep.delivered_by is not None and dep.state in ("requested", "declined", "countered"):
+            self.issues.append(
+                (
+                    (*path, "delivered_by"),
+                    f"is named when the provider accepts; a {dep.state} dependency has none",
                 )
             )
 
