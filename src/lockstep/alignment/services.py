@@ -680,9 +680,12 @@ def connect() -> None:
 
 
 def finding_rows(organisation: Organisation, found: list[engine.Finding]) -> list[dict[str, Any]]:
-    """Findings as plain rows naming their subject by key, for the CLI and exports."""
+    """Findings as plain rows naming subjects, units and links by key, like `lockstep check
+    plan.yaml` prints them."""
     from lockstep.goals.models import KPI
 
+    refs = {ref for f in found for ref in (f.subject, *f.links)}
+    refs |= {("unit", u) for f in found for u in f.unit_ids}
     keyed: dict[str, Any] = {
         "kr": KeyResult,
         "objective": Objective,
@@ -692,20 +695,9 @@ def finding_rows(organisation: Organisation, found: list[engine.Finding]) -> lis
     }
     keys: dict[Ref, str] = {}
     for kind, model in keyed.items():
-        ids = [pk for k, pk in (f.subject for f in found) if k == kind]
+        ids = [pk for k, pk in refs if k == kind]
         for pk, key in model.objects.filter(organisation=organisation, pk__in=ids).values_list(
             "pk", "key"
         ):
             keys[(kind, pk)] = key
-    titles = dict(Initiative.objects.filter(organisation=organisation).values_list("pk", "title"))
-    return [
-        {
-            "code": f.code,
-            "severity": f.severity.value,
-            "subject": f"{f.subject[0]}:{keys.get(f.subject) or titles.get(f.subject[1], f.subject[1])}",
-            "title": f.title,
-            "explanation": list(f.explanation),
-            "suggestion": f.suggestion,
-        }
-        for f in found
-    ]
+    return [engine.finding_row(f, keys) for f in found]

@@ -23,6 +23,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
+from typing import Any
 
 from lockstep.core.forecast import cycle_origin, forecast_value, likely_miss
 from lockstep.core.progress import (
@@ -1259,3 +1260,22 @@ def analyse(snapshot: Snapshot, *, codes: Collection[str] | None = None) -> list
     found = [f for code in chosen for f in _RULES[code](ix)]
     found.sort(key=lambda f: (_SEVERITY_ORDER[f.severity], f.code, f.key))
     return found
+
+
+def ref_key(ref: Ref, keys: Mapping[Ref, str]) -> str:
+    """A finding's subject or link as the plan names it: "kr:fx-visits"."""
+    return f"{ref[0]}:{keys.get(ref, f'#{ref[1]}')}"
+
+
+def finding_row(finding: Finding, keys: Mapping[Ref, str]) -> dict[str, Any]:
+    """A finding as plain data, naming its subject, units and links by key (kind, id) -> key."""
+    return {
+        "severity": finding.severity.value,
+        "code": finding.code,
+        "subject": ref_key(finding.subject, keys),
+        "title": finding.title,
+        "units": [keys.get(("unit", u), f"#{u}") for u in finding.unit_ids],
+        "explanation": list(finding.explanation),
+        "suggestion": finding.suggestion,
+        "links": [ref_key(ref, keys) for ref in finding.links],
+    }

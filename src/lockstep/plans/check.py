@@ -24,7 +24,7 @@ import zoneinfo
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lockstep.core.findings import CATALOGUE, Finding, analyse
+from lockstep.core.findings import CATALOGUE, Finding, analyse, finding_row
 from lockstep.core.forecast import cycle_origin, days_since, sums_add
 from lockstep.core.progress import Commitment, KRKind, Margins
 from lockstep.core.snapshot import (
@@ -202,25 +202,6 @@ def check_plan_rows(
     plan = plan_load(text, source=source)
     keys = plan_keys(plan)
     return [finding_row(f, keys) for f in analyse(_snapshot_now(plan, now), codes=PLAN_CODES)]
-
-
-def ref_key(ref: Ref, keys: Mapping[Ref, str]) -> str:
-    """A finding's subject or link as the plan names it: "kr:fx-visits"."""
-    return f"{ref[0]}:{keys.get(ref, f'#{ref[1]}')}"
-
-
-def finding_row(finding: Finding, keys: Mapping[Ref, str]) -> dict[str, Any]:
-    """A finding as plain data, naming its subject, units and links by key (`plan_keys`)."""
-    return {
-        "severity": finding.severity.value,
-        "code": finding.code,
-        "subject": ref_key(finding.subject, keys),
-        "title": finding.title,
-        "units": [keys.get(("unit", u), f"#{u}") for u in finding.unit_ids],
-        "explanation": list(finding.explanation),
-        "suggestion": finding.suggestion,
-        "links": [ref_key(ref, keys) for ref in finding.links],
-    }
 
 
 def _snapshot_now(plan: Plan, now: dt.datetime | None) -> Snapshot:
