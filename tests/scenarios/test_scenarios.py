@@ -25,9 +25,9 @@ from typing import Any
 import pytest
 import yaml
 
-from lockstep.core.findings import CATALOGUE, Finding, analyse
+from lockstep.core.findings import CATALOGUE, Finding, analyse, ref_key
 from lockstep.plans import plan_load
-from lockstep.plans.check import plan_keys, plan_snapshot, ref_key
+from lockstep.plans.check import plan_keys, plan_snapshot
 
 HERE = Path(__file__).parent
 FILES = sorted(HERE.glob("*.yaml"))
