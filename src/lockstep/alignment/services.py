@@ -541,6 +541,8 @@ def _store(organisation: Organisation, found: list[engine.Finding], scopes: list
     Finding.objects.filter(pk__in=[f.pk for k, f in stored.items() if k not in fresh_keys]).delete()
     units = Finding.units.through
     new_links: list[Any] = []
+    seen_again: list[int] = []
+    relink: list[int] = []
     for f in keep:
         row = stored.get(f.key)
         values = {
@@ -558,13 +560,18 @@ def _store(organisation: Organisation, found: list[engine.Finding], scopes: list
                 organisation=organisation, key=f.key, first_seen_at=now, last_seen_at=now, **values
             )
         else:
-            # Most refreshes find the same problems again: write only what moved.
+            # Most refreshes find the same problems again: one UPDATE marks them all seen,
+            # and only a finding whose text moved is rewritten.
             changed = {k: v for k, v in values.items() if getattr(row, k) != v}
-            Finding.objects.filter(pk=row.pk).update(last_seen_at=now, **changed)
+            if changed:
+                Finding.objects.filter(pk=row.pk).update(**changed)
+            seen_again.append(row.pk)
             if sorted(u.pk for u in row.units.all()) == sorted(f.unit_ids):
                 continue
-            units.objects.filter(finding_id=row.pk).delete()
+            relink.append(row.pk)
         new_links.extend(units(finding_id=row.pk, unit_id=u) for u in f.unit_ids)
+    Finding.objects.filter(pk__in=seen_again).update(last_seen_at=now)
+    units.objects.filter(finding_id__in=relink).delete()
     units.objects.bulk_create(new_links)
 
 
