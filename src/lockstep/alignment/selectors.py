@@ -139,10 +139,11 @@ def snapshot_of(
             "sum_tv",
         )
     )
-    kr_pks = [r["id"] for r in kr_rows]
+    # Subqueries rather than id lists: a 50,000-KR organisation would pass SQLite's default
+    # limit of 32,766 variables per statement.
     co_owners: dict[int, list[int]] = {}
     through = KeyResult.co_owners.through
-    for kr_id, unit_id in through.objects.filter(keyresult_id__in=kr_pks).values_list(
+    for kr_id, unit_id in through.objects.filter(keyresult_id__in=krs_q.values("pk")).values_list(
         "keyresult_id", "unit_id"
     ):
         co_owners.setdefault(kr_id, []).append(unit_id)
@@ -155,7 +156,7 @@ def snapshot_of(
     obj_rows = list(
         obj_q.values("id", "key", "title", "cycle_id", "level", "owner_unit_id", "state")
     )
-    obj_pks = [o["id"] for o in obj_rows]
+    obj_pks = obj_q.values("pk")
     contributors: dict[int, list[int]] = {}
     for oid, uid in ObjectiveContributor.objects.filter(objective_id__in=obj_pks).values_list(
         "objective_id", "unit_id"
@@ -176,7 +177,7 @@ def snapshot_of(
     init_rows = list(init_q.values("id", "title", "owner_unit_id", "state", "due"))
     init_krs: dict[int, list[int]] = {}
     for iid, kid in Initiative.key_results.through.objects.filter(
-        initiative_id__in=[i["id"] for i in init_rows]
+        initiative_id__in=init_q.values("pk")
     ).values_list("initiative_id", "keyresult_id"):
         init_krs.setdefault(iid, []).append(kid)
 

@@ -525,8 +525,42 @@ class Scope:
         return q
 
 
+# Id lists sent to the database are cut to this size: SQLite's default build allows
+# 32,766 variables per statement.
+CHUNK = 5000
+
+_FIELDS = (
+    "code",
+    "severity",
+    "subject_type",
+    "subject_id",
+    "title",
+    "explanation",
+    "suggestion",
+    "links",
+)
+
+
+def _values(f: engine.Finding) -> tuple[Any, ...]:
+    return (
+        f.code,
+        f.severity.value,
+        f.subject[0],
+        f.subject[1],
+        f.title[:500],
+        list(f.explanation),
+        f.suggestion,
+        [list(ref) for ref in f.links],
+    )
+
+
 def _store(organisation: Organisation, found: list[engine.Finding], scopes: list[Scope]) -> None:
-    """Replace the stored findings inside the scopes by those found; keep first-seen times."""
+    """Replace the stored findings inside the scopes by those found; keep first-seen times.
+
+    Set-based: one read of the rows in scope and their units, chunked deletes of what went
+    away or changed, one UPDATE marking the rest seen, bulk inserts of what is new or
+    changed (a changed finding is re-inserted with its first-seen time, under its key).
+    """
     now = timezone.now()
     keep = [f for f in found if any(s.holds(f) for s in scopes)]
     rows = Finding.objects.filter(organisation=organisation)
@@ -536,52 +570,60 @@ def _store(organisation: Organisation, found: list[engine.Finding], scopes: list
         for s in scopes:
             in_scope |= s.q()
         rows = rows.filter(in_scope)
-    stored = {f.key: f for f in rows.prefetch_related("units")}
-    fresh_keys = {f.key for f in keep}
-    Finding.objects.filter(pk__in=[f.pk for k, f in stored.items() if k not in fresh_keys]).delete()
-    units = Finding.units.through
-    new_links: list[Any] = []
-    seen_again: list[int] = []
-    relink: list[int] = []
+    through = Finding.units.through
+    stored = {r[1]: r for r in rows.values_list("pk", "key", "first_seen_at", *_FIELDS)}
+    units_of: dict[int, set[int]] = {}
+    for fid, uid in through.objects.filter(finding__in=rows).values_list("finding_id", "unit_id"):
+        units_of.setdefault(fid, set()).add(uid)
+
+    drop: list[int] = []
+    write: list[tuple[engine.Finding, dt.datetime]] = []
+    fresh = {f.key for f in keep}
+    drop.extend(r[0] for key, r in stored.items() if key not in fresh)
     for f in keep:
         row = stored.get(f.key)
-        values = {
-            "code": f.code,
-            "severity": f.severity.value,
-            "subject_type": f.subject[0],
-            "subject_id": f.subject[1],
-            "title": f.title[:500],
-            "explanation": list(f.explanation),
-            "suggestion": f.suggestion,
-            "links": [list(ref) for ref in f.links],
-        }
         if row is None:
-            row = Finding.objects.create(
-                organisation=organisation, key=f.key, first_seen_at=now, last_seen_at=now, **values
+            write.append((f, now))
+        elif tuple(row[3:]) != _values(f) or units_of.get(row[0], set()) != set(f.unit_ids):
+            drop.append(row[0])
+            write.append((f, row[2]))
+    for start in range(0, len(drop), CHUNK):
+        Finding.objects.filter(pk__in=drop[start : start + CHUNK]).delete()
+    rows.update(last_seen_at=now)
+    made = Finding.objects.bulk_create(
+        [
+            Finding(
+                organisation=organisation,
+                key=f.key,
+                first_seen_at=first,
+                last_seen_at=now,
+                **dict(zip(_FIELDS, _values(f), strict=True)),
             )
-        else:
-            # Most refreshes find the same problems again: one UPDATE marks them all seen,
-            # and only a finding whose text moved is rewritten.
-            changed = {k: v for k, v in values.items() if getattr(row, k) != v}
-            if changed:
-                Finding.objects.filter(pk=row.pk).update(**changed)
-            seen_again.append(row.pk)
-            if sorted(u.pk for u in row.units.all()) == sorted(f.unit_ids):
-                continue
-            relink.append(row.pk)
-        new_links.extend(units(finding_id=row.pk, unit_id=u) for u in f.unit_ids)
-    Finding.objects.filter(pk__in=seen_again).update(last_seen_at=now)
-    units.objects.filter(finding_id__in=relink).delete()
-    units.objects.bulk_create(new_links)
+            for f, first in write
+        ],
+        batch_size=2000,
+    )
+    through.objects.bulk_create(
+        [
+            through(finding_id=row.pk, unit_id=u)
+            for row, (f, _) in zip(made, write, strict=True)
+            for u in f.unit_ids
+        ],
+        batch_size=5000,
+    )
 
 
-@transaction.atomic
 def findings_refresh_full(
     organisation: Organisation, *, now: dt.datetime | None = None
 ) -> list[engine.Finding]:
-    """Recompute every finding of the organisation and store the result."""
+    """Recompute every finding of the organisation and store the result.
+
+    The snapshot is read and analysed before the write transaction opens, so SQLite's write
+    lock is held only while the results are stored.
+    """
     found = engine.analyse(selectors.snapshot_of(organisation, now=now))
-    _store(organisation, found, [Scope()])
+    with transaction.atomic():
+        _store(organisation, found, [Scope()])
     return found
 
 
