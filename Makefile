@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE := lockstep.settings
 
-.PHONY: run install demo test test-postgres lint format clean
+.PHONY: run install demo test test-postgres lint format clean bench-analysis
 
 $(BIN)/lockstep: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -32,6 +32,10 @@ test-postgres: install
 	# Persistent connections would keep the live-server thread's session open and block
 	# dropping the test database at the end.
 	LOCKSTEP_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test LOCKSTEP_DB_CONN_MAX_AGE=0 $(BIN)/pytest -q
+
+## make bench-analysis: time a full alignment analysis on the demo and a 50,000-KR synthetic org
+bench-analysis: install
+	$(BIN)/python bench/analysis.py --krs 50000 --runs 5
 
 lint: install
 	$(BIN)/ruff check src tests

@@ -249,6 +249,20 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if any(r["severity"] == "error" for r in rows) else 0
 
 
+def cmd_synth(args: argparse.Namespace) -> int:
+    """Generate a synthetic organisation through the bulk path, then compute its findings."""
+    from lockstep.alignment.services import findings_refresh_full
+    from lockstep.org.models import Organisation
+    from lockstep.synth import synth_generate
+
+    _migrate()
+    stats = synth_generate(slug=args.slug, krs=args.krs, seed=args.seed)
+    org = Organisation.objects.get(slug=args.slug)
+    found = findings_refresh_full(org)
+    print(json.dumps({**stats.as_dict(), "findings": len(found)}, indent=2, default=str))
+    return 0
+
+
 def cmd_manage(args: argparse.Namespace) -> int:
     from django.core.management import execute_from_command_line
 
@@ -305,6 +319,12 @@ def parser() -> argparse.ArgumentParser:
     ck.add_argument("--org", help="organisation slug (default: the only one)")
     ck.add_argument("--format", choices=["table", "json"], default="table")
     ck.set_defaults(func=cmd_check)
+
+    sy = sub.add_parser("synth", help="generate a synthetic organisation (seeded) for benchmarks")
+    sy.add_argument("--slug", default="synth", help="slug of the new organisation")
+    sy.add_argument("--krs", type=int, default=1000, help="number of key results")
+    sy.add_argument("--seed", type=int, default=1)
+    sy.set_defaults(func=cmd_synth)
 
     m = sub.add_parser(
         "manage", help="run a Django management command (migrate, createsuperuser, ...)"

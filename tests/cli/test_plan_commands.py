@@ -129,3 +129,12 @@ def test_csv_export_and_import(db, plan_file, tmp_path, capsys):
     assert "finance" in capsys.readouterr().err
     assert ActivityEvent.objects.count() == before
     assert KeyResult.objects.get(key="visits").target == 7000
+
+
+def test_synth_command_builds_an_organisation_with_findings(db, capsys):
+    import json
+
+    assert main(["synth", "--slug", "tiny", "--krs", "120", "--seed", "3"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["key_results"] == 120 and out["findings"] > 0
+    assert KeyResult.objects.filter(organisation__slug="tiny").count() == 120
