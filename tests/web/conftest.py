@@ -122,3 +122,12 @@ def launch(org, units, cycle, person) -> dict[str, Objective | KeyResult]:
         "csat": csat,
         "guide": guide,
     }
+
+
+@pytest.fixture
+def browser():
+    """A headless Debian Chromium driven by Playwright (see tests/web/browser.py)."""
+    from tests.web.browser import launch_chromium
+
+    with launch_chromium() as b:
+        yield b

@@ -7,67 +7,18 @@ and phone widths, land in test-artifacts/screenshots/ for a person to look at.
 from __future__ import annotations
 
 import datetime as dt
-import os
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
-
-# Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
-# around it are still plain synchronous calls.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import expect
 
 from lockstep.alignment import services
 from lockstep.alignment.models import Dependency, Finding
 from lockstep.goals import services as goals
 from lockstep.goals.models import Objective
+from tests.web.browser import DESKTOP, PHONE, browser_marks, shoot, sign_in
 
-CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="Chromium not installed at /usr/bin/chromium (apt-get install chromium)",
-    ),
-]
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        yield b
-        b.close()
-
-
-def sign_in(page: Page, base: str) -> None:
-    page.goto(f"{base}/login/")
-    page.get_by_label("Username").fill("ada")
-    page.get_by_label("Password").fill("correct-horse-9")
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(f"{base}/units/")
-
-
-def shoot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+pytestmark = browser_marks
 
 
 @pytest.fixture
