@@ -60,7 +60,7 @@ def test_decline_needs_a_reason(leaders, requested, unchanged):
 def test_counter_then_requester_accepts_the_new_date(leaders, requested, plan):
     _, prod = leaders["product"]
     _, mkt = leaders["marketing"]
-    later = plan["needed_by"] + dt.timedelta(days=2)
+    later = plan["needed_by"] - dt.timedelta(days=2)  # the cycle ends on needed_by
     status, body = prod.post(
         f"/dependencies/{requested['id']}/counter", {"counter_date": str(later)}
     )
@@ -79,7 +79,7 @@ def test_rejected_counter_goes_back_to_requested(leaders, requested, plan):
     _, mkt = leaders["marketing"]
     prod.post(
         f"/dependencies/{requested['id']}/counter",
-        {"counter_date": str(plan["needed_by"] + dt.timedelta(days=3))},
+        {"counter_date": str(plan["needed_by"] - dt.timedelta(days=3))},
     )
     _status, body = mkt.post(f"/dependencies/{requested['id']}/counter-answer", {"accept": False})
     assert body["state"] == "requested" and body["needed_by"] == str(plan["needed_by"])

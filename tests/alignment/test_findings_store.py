@@ -182,3 +182,81 @@ def test_thresholds_are_organisation_settings(client_in, org, units, plan):
         "/api/v1/organisation", {"low_confidence": 0}, content_type="application/json"
     )
     assert r.status_code == 422
+
+
+@pytest.fixture
+def driven(org, units, plan, leaders):
+    """An initiative of marketing drives the committed visits KR and asks product for help."""
+    initiative = goals.initiative_create(
+        organisation=org,
+        actor=None,
+        title="Landing page",
+        owner_unit=units["marketing"],
+        key_results=[plan["visits"]],
+    )
+    plan["objective"].state = "published"
+    plan["objective"].save()
+    marketing, _ = leaders["marketing"]
+    dep = align.dependency_request(
+        organisation=org,
+        actor=marketing,
+        requester_item=initiative,
+        provider_unit=units["support"],
+        title="Support macros",
+        needed_by=plan["needed_by"],
+    )
+    return dep
+
+
+def test_initiative_dependencies_keep_their_findings_incrementally(org, units, driven, leaders):
+    """A declined request of an initiative underpins its committed KR; the objective relies on
+    the provider (BUBBLE_GOAL) — both must match a full recompute after each step."""
+    align.dependency_decline(dependency=driven, actor=None, reason="No capacity")
+    incremental = stored(org)
+    assert f"DEPENDENCY_DECLINED:dependency:{driven.pk}" in incremental
+    assert incremental == full(org)
+
+
+def test_counter_date_must_stay_inside_the_cycle(org, units, plan, leaders, unchanged):
+    from lockstep.errors import ValidationFailed
+
+    marketing, _ = leaders["marketing"]
+    product, _ = leaders["product"]
+    dep = align.dependency_request(
+        organisation=org,
+        actor=marketing,
+        requester_item=plan["visits"],
+        provider_unit=units["product"],
+        title="Feature live",
+        needed_by=plan["needed_by"],
+    )
+    with unchanged(), pytest.raises(ValidationFailed, match="inside the cycle"):
+        align.dependency_counter(
+            dependency=dep, actor=product, counter_date=plan["needed_by"] + dt.timedelta(days=30)
+        )
+
+
+def test_only_the_objectives_units_send_it_for_review(client_in, org, units, cycle, leaders):
+    from lockstep.goals.models import Objective
+
+    draft = goals.objective_create(
+        organisation=org,
+        actor=None,
+        cycle=cycle,
+        title="Draft",
+        level="unit",
+        owner_unit=units["support"],
+        state=Objective.State.DRAFT,
+    )
+    _, marketing_api = leaders["marketing"]
+    status, body = marketing_api.post(
+        f"/objectives/{draft.pk}/reviews", {"unit_ids": [units["product"].pk]}
+    )
+    assert status == 403 and body["error"]["code"] == "forbidden"
+    # The org admin may.
+    r = client_in.post(
+        f"/api/v1/objectives/{draft.pk}/reviews",
+        {"unit_ids": [units["product"].pk]},
+        content_type="application/json",
+    )
+    assert r.status_code == 201

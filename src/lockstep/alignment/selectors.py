@@ -409,13 +409,15 @@ def dependency_graph(
             }
         )
     edges: list[dict[str, object]] = []
+    unit_nodes: set[str] = set()
     for d in rows:
         source, target = _requester_ref(d), _provider_ref(d)
         if source is None:
             continue
         if target is None:
             unit_node = f"unit:{d['provider_unit_id']}"
-            if not any(n["id"] == unit_node for n in nodes):
+            if unit_node not in unit_nodes:
+                unit_nodes.add(unit_node)
                 nodes.append(
                     {
                         "id": unit_node,

@@ -243,6 +243,14 @@ def dependency_counter(
     _require_leader(actor, dep.provider_unit, "answer requests addressed to it")
     if counter_date == dep.needed_by:
         raise ValidationFailed.on("counter_date", "is the date already asked for; accept instead")
+    item = dep.requester_kr or dep.requester_initiative
+    assert item is not None
+    for cycle in _item_cycles(item):
+        if not (cycle.start <= counter_date <= cycle.end):
+            raise ValidationFailed.on(
+                "counter_date",
+                f"must lie inside the cycle {cycle.key!r} ({cycle.start} to {cycle.end})",
+            )
     before = _dep_snapshot(dep)
     dep.state, dep.counter_date, dep.reason = S.COUNTERED, counter_date, reason.strip()
     dep.answered_by, dep.answered_at = actor, timezone.now()
@@ -359,6 +367,12 @@ def ask_to_dependency(
     effort: float = 0.0,
 ) -> Dependency:
     """Turn an ask into a dependency request on the unit it was addressed to."""
+    # Lock the ask so two quick submissions cannot both turn it into a request.
+    ask = (
+        AskOffer.objects.select_for_update()
+        .select_related("organisation", "from_unit", "to_unit")
+        .get(pk=ask.pk)
+    )
     if ask.kind != AskOffer.Kind.ASK:
         raise ValidationFailed.on("ask", "only an ask becomes a dependency request")
     if ask.dependency_id is not None:
@@ -409,6 +423,15 @@ def review_request(
     """Send a draft objective to peer units for comments, proposals and endorsement."""
     if objective.state != Objective.State.DRAFT:
         raise Conflict("only a draft objective is sent for review")
+    own_units = {objective.owner_unit_id, *objective.contributors.values_list("pk", flat=True)} - {
+        None
+    }
+    if (
+        actor is not None
+        and not actor.is_org_admin
+        and not Membership.objects.filter(person=actor, unit_id__in=own_units).exists()
+    ):
+        raise NotAllowed("only people of the objective's units may send it for review")
     chosen = list(units) if units is not None else review_default_units(objective)
     if not chosen:
         raise ValidationFailed.on(
@@ -653,11 +676,16 @@ def findings_refresh_dependencies(
     """After a dependency step: every dependency-graph finding, over dependencies and their items."""
     rows = list(Dependency.objects.filter(organisation=organisation).values(*selectors.DEP_FIELDS))
     refs = [r for d in rows for r in (selectors._requester_ref(d), selectors._provider_ref(d)) if r]
+    initiative_ids = {pk for kind, pk in refs if kind == "initiative"}
+    # An initiative's dependency underpins the KRs it drives (DEPENDENCY_DECLINED, SPOF).
+    driven = Initiative.key_results.through.objects.filter(
+        initiative_id__in=initiative_ids
+    ).values_list("keyresult_id", flat=True)
     snap = selectors.snapshot_of(
         organisation,
-        kr_ids={pk for kind, pk in refs if kind == "kr"},
+        kr_ids={pk for kind, pk in refs if kind == "kr"} | set(driven),
         objective_ids=set(objective_ids),
-        initiative_ids={pk for kind, pk in refs if kind == "initiative"},
+        initiative_ids=initiative_ids,
     )
     codes = DEPENDENCY_CODES | ({"BUBBLE_GOAL"} if objective_ids else set())
     found = engine.analyse(snap, codes=codes)
@@ -691,10 +719,22 @@ def findings_deferred() -> Iterator[None]:
         findings_refresh_full(org)
 
 
-def _requester_objective(dep_id: int) -> set[int]:
-    row = Dependency.objects.filter(pk=dep_id).values("requester_kr__objective_id").first()
-    return (
-        {row["requester_kr__objective_id"]} if row and row["requester_kr__objective_id"] else set()
+def _requester_objectives(dep_id: int) -> set[int]:
+    """The objectives whose BUBBLE_GOAL a dependency step can change: the requesting KR's, or
+    those of the KRs the requesting initiative drives."""
+    row = (
+        Dependency.objects.filter(pk=dep_id)
+        .values("requester_kr__objective_id", "requester_initiative_id")
+        .first()
+    )
+    if row is None:
+        return set()
+    if row["requester_kr__objective_id"]:
+        return {row["requester_kr__objective_id"]}
+    return set(
+        Objective.objects.filter(
+            key_results__initiatives=row["requester_initiative_id"]
+        ).values_list("pk", flat=True)
     )
 
 
@@ -707,7 +747,7 @@ def _on_event(event: ActivityEvent) -> None:
     if event.verb == "checkin.recorded":
         findings_refresh_kr(org, event.object_id)
     elif event.verb.startswith("dependency."):
-        findings_refresh_dependencies(org, _requester_objective(event.object_id))
+        findings_refresh_dependencies(org, _requester_objectives(event.object_id))
     elif event.verb.startswith("review."):
         oid = (
             event.object_id
@@ -715,6 +755,8 @@ def _on_event(event: ActivityEvent) -> None:
             else Review.objects.get(pk=event.object_id).objective_id
         )
         findings_refresh_dependencies(org, {oid})
+    elif event.verb == "kpi.point_recorded":
+        return  # the check-ins it writes on following KRs refresh themselves
     elif event.verb.split(".")[0] in STRUCTURAL:
         findings_refresh_full(org)
 
