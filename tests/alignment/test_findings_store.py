@@ -260,3 +260,15 @@ def test_only_the_objectives_units_send_it_for_review(client_in, org, units, cyc
         content_type="application/json",
     )
     assert r.status_code == 201
+
+
+def test_api_likely_miss_agrees_with_the_finding(client_in, org, units, plan):
+    goals.checkin_record(key_result=plan["visits"], actor=None, value=100, confidence=6)
+    kr = client_in.get(f"/api/v1/key-results/{plan['visits'].pk}").json()
+    has_finding = Finding.objects.filter(code="LIKELY_MISS", subject_id=plan["visits"].pk).exists()
+    assert kr["likely_miss"] is True and has_finding
+    from lockstep.alignment.selectors import snapshot_of
+    from lockstep.core.findings import kr_assessment
+
+    engine = kr_assessment(snapshot_of(org))[plan["visits"].pk]
+    assert kr["forecast_progress"] == pytest.approx(engine.forecast_progress)

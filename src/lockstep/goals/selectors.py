@@ -84,7 +84,8 @@ def kr_numbers(
         progress, expected, checked_in=kr.checkin_count > 0, margins=margins_of(organisation)
     )
     sums = CheckInSums(kr.checkin_count, kr.sum_t, kr.sum_v, kr.sum_tt, kr.sum_tv)
-    due_t = float((kr_due(kr) - kr.objective.cycle.start).days + 1)
+    # The same moment the engine forecasts to (core.findings.kr_assessment): the end of the due day.
+    due_t = (due.astimezone(dt.UTC) - start.astimezone(dt.UTC)).total_seconds() / 86_400
     value = forecast_value(sums, start_value=kr.start, due_t=due_t)
     fp = forecast_progress(KRKind(kr.kind), kr.start, kr.target, sums, due_t)
     return KRNumbers(
