@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 from django.db import transaction
 from django.utils import timezone
@@ -73,6 +73,30 @@ def _check_unit(field: str, organisation: Organisation, unit: Unit | None) -> No
     _same_org(field, organisation, unit)
     if unit is not None and unit.archived_at is not None:
         raise ValidationFailed.on(field, f"unit {unit.key!r} is archived")
+
+
+Archivable = TypeVar("Archivable", Objective, KeyResult, Initiative, KPI)
+
+
+def _archive(
+    obj: Archivable,
+    actor: Person | None,
+    verb: str,
+    snap: Callable[[Archivable], dict[str, Any]],
+) -> Archivable:
+    """Set archived_at (rows are never deleted) and record one event with before and after."""
+    before = snap(obj)
+    obj.archived_at = timezone.now()
+    obj.save(update_fields=["archived_at", *(["updated_at"] if hasattr(obj, "updated_at") else [])])
+    event_record(
+        organisation=obj.organisation,
+        actor=actor,
+        verb=verb,
+        obj=obj,
+        before=before,
+        after=snap(obj),
+    )
+    return obj
 
 
 # ---- cycles -------------------------------------------------------------------------
@@ -367,20 +391,9 @@ def objective_update(
 @transaction.atomic
 def objective_archive(*, objective: Objective, actor: Person | None) -> Objective:
     """Archive an objective and its KRs; nothing is deleted."""
-    before = _objective_snapshot(objective)
-    now = timezone.now()
-    objective.archived_at = now
-    objective.save(update_fields=["archived_at", "updated_at"])
-    objective.key_results.filter(archived_at__isnull=True).update(archived_at=now)
-    event_record(
-        organisation=objective.organisation,
-        actor=actor,
-        verb="objective.archived",
-        obj=objective,
-        before=before,
-        after=_objective_snapshot(objective),
-    )
-    return objective
+    # The KRs go first: the event's listeners (the findings store) must see them archived.
+    objective.key_results.filter(archived_at__isnull=True).update(archived_at=timezone.now())
+    return _archive(objective, actor, "objective.archived", _objective_snapshot)
 
 
 # ---- key results ----------------------------------------------------------------------
@@ -553,18 +566,7 @@ def key_result_update(
 @transaction.atomic
 def key_result_archive(*, key_result: KeyResult, actor: Person | None) -> KeyResult:
     """Archive a key result; its check-ins stay."""
-    before = _kr_snapshot(key_result)
-    key_result.archived_at = timezone.now()
-    key_result.save(update_fields=["archived_at", "updated_at"])
-    event_record(
-        organisation=key_result.organisation,
-        actor=actor,
-        verb="key_result.archived",
-        obj=key_result,
-        before=before,
-        after=_kr_snapshot(key_result),
-    )
-    return key_result
+    return _archive(key_result, actor, "key_result.archived", _kr_snapshot)
 
 
 # ---- check-ins ------------------------------------------------------------------------
@@ -671,11 +673,10 @@ def checkin_record(
         verb="checkin.recorded",
         obj=kr,
         at=now,
-        before=snapshot_values(before),
+        before=before,  # the event's JSON encoder writes the datetimes
         after={
-            **snapshot_values(
-                {"current_value": kr.current_value, "last_checkin_at": kr.last_checkin_at}
-            ),
+            "current_value": kr.current_value,
+            "last_checkin_at": kr.last_checkin_at,
             "checkin_id": checkin.pk,
             "value": value,
             "confidence": confidence,
@@ -684,12 +685,6 @@ def checkin_record(
     key_result.current_value, key_result.last_checkin_at = kr.current_value, kr.last_checkin_at
     key_result.last_confidence, key_result.checkin_count = kr.last_confidence, kr.checkin_count
     return checkin
-
-
-def snapshot_values(data: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: (v.isoformat() if isinstance(v, dt.datetime | dt.date) else v) for k, v in data.items()
-    }
 
 
 SUM_FIELDS = ["checkin_count", "sum_t", "sum_v", "sum_tt", "sum_tv"]
@@ -824,18 +819,7 @@ def initiative_update(
 @transaction.atomic
 def initiative_archive(*, initiative: Initiative, actor: Person | None) -> Initiative:
     """Archive an initiative."""
-    before = _initiative_snapshot(initiative)
-    initiative.archived_at = timezone.now()
-    initiative.save(update_fields=["archived_at", "updated_at"])
-    event_record(
-        organisation=initiative.organisation,
-        actor=actor,
-        verb="initiative.archived",
-        obj=initiative,
-        before=before,
-        after=_initiative_snapshot(initiative),
-    )
-    return initiative
+    return _archive(initiative, actor, "initiative.archived", _initiative_snapshot)
 
 
 # ---- KPIs -----------------------------------------------------------------------------
@@ -932,18 +916,7 @@ def kpi_update(
 @transaction.atomic
 def kpi_archive(*, kpi: KPI, actor: Person | None) -> KPI:
     """Archive a KPI; its data points stay."""
-    before = _kpi_snapshot(kpi)
-    kpi.archived_at = timezone.now()
-    kpi.save(update_fields=["archived_at"])
-    event_record(
-        organisation=kpi.organisation,
-        actor=actor,
-        verb="kpi.archived",
-        obj=kpi,
-        before=before,
-        after=_kpi_snapshot(kpi),
-    )
-    return kpi
+    return _archive(kpi, actor, "kpi.archived", _kpi_snapshot)
 
 
 @transaction.atomic
