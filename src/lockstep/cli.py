@@ -253,10 +253,17 @@ def cmd_synth(args: argparse.Namespace) -> int:
     """Generate a synthetic organisation through the bulk path, then compute its findings."""
     from lockstep.alignment.services import findings_refresh_full
     from lockstep.org.models import Organisation
-    from lockstep.synth import synth_generate
+    from lockstep.synth import PROFILES, synth_generate
 
     _migrate()
-    stats = synth_generate(slug=args.slug, krs=args.krs, seed=args.seed)
+    profile = PROFILES[args.profile] if args.profile else None
+    krs = args.krs or (profile.krs if profile else 1000)
+    stats = synth_generate(
+        slug=args.slug,
+        krs=krs,
+        seed=args.seed,
+        elapsed_weeks=profile.elapsed_weeks if profile else None,
+    )
     org = Organisation.objects.get(slug=args.slug)
     found = findings_refresh_full(org)
     print(json.dumps({**stats.as_dict(), "findings": len(found)}, indent=2, default=str))
@@ -322,7 +329,14 @@ def parser() -> argparse.ArgumentParser:
 
     sy = sub.add_parser("synth", help="generate a synthetic organisation (seeded) for benchmarks")
     sy.add_argument("--slug", default="synth", help="slug of the new organisation")
-    sy.add_argument("--krs", type=int, default=1000, help="number of key results")
+    sy.add_argument(
+        "--profile",
+        choices=["small", "enterprise", "planet"],
+        help="a named size: small (~1,000 KRs), enterprise (~350,000), planet (1,000,000)",
+    )
+    sy.add_argument(
+        "--krs", type=int, help="number of key results (default 1000, or the profile's)"
+    )
     sy.add_argument("--seed", type=int, default=1)
     sy.set_defaults(func=cmd_synth)
 

@@ -138,3 +138,11 @@ def test_synth_command_builds_an_organisation_with_findings(db, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["key_results"] == 120 and out["findings"] > 0
     assert KeyResult.objects.filter(organisation__slug="tiny").count() == 120
+
+
+def test_synth_command_takes_a_profile(db, capsys):
+    import json
+
+    assert main(["synth", "--slug", "prof", "--profile", "small", "--krs", "90"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["key_results"] == 90  # --krs overrides the profile's size

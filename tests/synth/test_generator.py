@@ -281,3 +281,30 @@ def test_small_and_short_organisations_keep_the_exact_size(db, krs, weeks):
     assert KeyResult.objects.filter(organisation=org).count() == krs
     assert Cycle.objects.filter(organisation=org, kind="week").count() == weeks
     connection.check_constraints()
+
+
+def test_profile_small_fills_twelve_weeks_with_checkins(db):
+    from lockstep.synth import PROFILES
+
+    small = PROFILES["small"]
+    stats = synth_generate(
+        slug="small", krs=small.krs, seed=1, now=NOW, elapsed_weeks=small.elapsed_weeks
+    )
+    assert stats.key_results == 1000
+    org = Organisation.objects.get(slug="small")
+    quarter = Cycle.objects.get(organisation=org, key="quarter")
+    # `now` lies in the quarter's last week; check-ins spread over the twelve weeks before.
+    assert quarter.start + dt.timedelta(weeks=12) <= NOW.date() <= quarter.end
+    weeks = {
+        (at.date() - quarter.start).days // 7
+        for at in CheckIn.objects.filter(organisation=org).values_list("at", flat=True)
+    }
+    assert weeks == set(range(13))
+    # 20-60 % of the KRs check in a week: between 2 and 8 check-ins per KR over 12.x weeks.
+    assert 2 * stats.key_results <= stats.checkins <= 8 * stats.key_results
+
+
+def test_elapsed_weeks_must_lie_inside_the_quarter(db):
+    with pytest.raises(ValidationFailed) as err:
+        synth_generate(slug="late", krs=100, now=NOW, elapsed_weeks=13)
+    assert err.value.fields[0].field == "elapsed_weeks"

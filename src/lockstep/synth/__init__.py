@@ -1,5 +1,5 @@
 """Synthetic organisations for scale work: a deterministic bulk generator (see generator.py)."""
 
-from lockstep.synth.generator import SynthStats, synth_generate
+from lockstep.synth.generator import PROFILES, Profile, SynthStats, synth_generate
 
-__all__ = ["SynthStats", "synth_generate"]
+__all__ = ["PROFILES", "Profile", "SynthStats", "synth_generate"]

@@ -38,15 +38,16 @@ import time
 import unicodedata
 import zoneinfo
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from django.db import models, transaction
 from django.utils import timezone
 
 from lockstep.activity.models import ActivityEvent
 from lockstep.alignment.models import Dependency, Review
+from lockstep.bulk import bulk_insert, ids_reserve
 from lockstep.core.forecast import cycle_origin, days_since, sums_add
 from lockstep.core.progress import Commitment, KRKind
 from lockstep.core.snapshot import CheckInSums, DependencyState
@@ -67,7 +68,6 @@ from lockstep.org.models import Membership, Organisation, Person, Unit
 from lockstep.synth import names
 from lockstep.synth.names import Metric
 
-BATCH_SIZE = 5_000
 MIN_KRS = 60
 # Every objective gets this many key results, and each unit this many objectives a quarter.
 KRS_PER_OBJECTIVE = (3, 5)
@@ -79,10 +79,30 @@ SHARED_SLOT_SHARE = 0.15
 # scales it), so weekly coverage stays inside 20-60 % once early due dates are counted.
 WEEKLY_CHECKIN_RATE = (0.35, 0.5)
 
+
+@dataclass(frozen=True)
+class Profile:
+    """A named size of synthetic organisation: its key results and how much of the quarter is over."""
+
+    name: str
+    krs: int
+    elapsed_weeks: int
+    about: str
+
+
+# `now` falls in the quarter's last week, so twelve weeks of check-ins lie behind it.
+PROFILES = {
+    p.name: p
+    for p in (
+        Profile("small", 1_000, 12, "about 1,000 KRs, 60 units"),
+        Profile("enterprise", 350_000, 12, "about 350,000 KRs, 80,000 objectives, 22,000 units"),
+        Profile("planet", 1_000_000, 12, "about 1,000,000 KRs, 62,000 units"),
+    )
+}
+
 S = DependencyState
 _DAY = dt.timedelta(days=1)
 _UTC = dt.UTC
-M = TypeVar("M", bound=models.Model)
 
 
 @dataclass(frozen=True)
@@ -252,6 +272,7 @@ def synth_generate(
     seed: int = 1,
     now: dt.datetime | None = None,
     weeks: int = 13,
+    elapsed_weeks: int | None = None,
     timezone_name: str = "Europe/Berlin",
 ) -> SynthStats:
     """Create organisation `slug` with exactly `krs` key results and all around them."""
@@ -262,6 +283,8 @@ def synth_generate(
         raise ValidationFailed.on("krs", f"must be at least {MIN_KRS}")
     if not 1 <= weeks <= 53:
         raise ValidationFailed.on("weeks", "must be from 1 to 53")
+    if elapsed_weeks is not None and not 0 <= elapsed_weeks < weeks:
+        raise ValidationFailed.on("elapsed_weeks", f"must be from 0 to {weeks - 1}")
     try:
         tz = zoneinfo.ZoneInfo(timezone_name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -269,7 +292,15 @@ def synth_generate(
     now = now or timezone.now()
     if timezone.is_naive(now):
         now = timezone.make_aware(now, tz)
-    plan = _Plan(slug=slug, krs=krs, seed=seed, now=now.astimezone(_UTC), weeks=weeks, tz=tz)
+    plan = _Plan(
+        slug=slug,
+        krs=krs,
+        seed=seed,
+        now=now.astimezone(_UTC),
+        weeks=weeks,
+        tz=tz,
+        elapsed_weeks=elapsed_weeks,
+    )
     plan.build()
     with transaction.atomic():
         if Organisation.objects.filter(slug=slug).exists():
@@ -324,6 +355,7 @@ class _Plan:
         now: dt.datetime,
         weeks: int,
         tz: zoneinfo.ZoneInfo,
+        elapsed_weeks: int | None = None,
     ) -> None:
         self.slug, self.total_krs, self.seed, self.now, self.weeks, self.tz = (
             slug,
@@ -334,7 +366,8 @@ class _Plan:
             tz,
         )
         self.today = now.astimezone(tz).date()
-        elapsed = min(weeks - 1, (weeks * 2) // 3)
+        # By default two thirds of the quarter lie behind `now`.
+        elapsed = min(weeks - 1, (weeks * 2) // 3) if elapsed_weeks is None else elapsed_weeks
         self.q_start = self.today - dt.timedelta(days=self.today.weekday(), weeks=elapsed)
         self.q_end = self.q_start + dt.timedelta(days=7 * weeks - 1)
         # The week `now` falls in; weeks after it have no check-ins yet.
@@ -1164,34 +1197,10 @@ class _Plan:
 # ---- writing ----------------------------------------------------------------------------
 
 
-def _bulk(model: type[M], rows: Iterable[M]) -> list[M]:
-    """Insert in batches; the rows come back with their primary keys."""
-    out: list[M] = []
-    batch: list[M] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) == BATCH_SIZE:
-            out += model._default_manager.bulk_create(batch, batch_size=BATCH_SIZE)
-            batch = []
-    if batch:
-        out += model._default_manager.bulk_create(batch, batch_size=BATCH_SIZE)
-    return out
-
-
-def _insert(model: type[M], rows: Iterable[M]) -> int:
-    """Insert in batches without keeping the rows (large append-only tables)."""
-    n = 0
-    batch: list[M] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) == BATCH_SIZE:
-            model._default_manager.bulk_create(batch, batch_size=BATCH_SIZE)
-            n += len(batch)
-            batch = []
-    if batch:
-        model._default_manager.bulk_create(batch, batch_size=BATCH_SIZE)
-        n += len(batch)
-    return n
+def _ids(model: type[models.Model], count: int) -> list[int]:
+    """Primary keys for `count` new rows, so rows can name each other before they exist."""
+    first = ids_reserve(model)
+    return list(range(first, first + count))
 
 
 def _kr_running_fields(plan: _Plan, kr: _KR) -> dict[str, Any]:
@@ -1217,170 +1226,183 @@ def _kr_running_fields(plan: _Plan, kr: _KR) -> dict[str, Any]:
 
 def _write(plan: _Plan, timezone_name: str, began: float) -> SynthStats:
     org = Organisation.objects.create(slug=plan.slug, name=plan.name, timezone=timezone_name)
+    oid = org.pk
 
-    unit_rows = [
-        Unit(
-            organisation=org,
-            key=u.key,
-            name=u.name,
-            kind=u.kind,
-            weekly_capacity=u.capacity,
-            capacity_unit=u.capacity_unit,
-        )
-        for u in plan.units
-    ]
-    # Parents first: a level of the tree at a time, so each row can name its parent's id.
-    for kind in ("company", "division", "department", "team"):
-        level = []
-        for u, row in zip(plan.units, unit_rows, strict=True):
-            if u.kind == kind:
-                row.parent_id = unit_rows[u.parent].pk if u.parent is not None else None
-                level.append(row)
-        _bulk(Unit, level)
-    unit_pk = [row.pk for row in unit_rows]
-
-    person_rows = _bulk(
-        Person,
+    unit_pk = _ids(Unit, len(plan.units))
+    bulk_insert(
+        Unit,
         (
-            Person(organisation=org, name=p.name, email=p.email, is_org_admin=p.admin)
-            for p in plan.people
+            {
+                "id": unit_pk[i],
+                "organisation_id": oid,
+                "parent_id": unit_pk[u.parent] if u.parent is not None else None,
+                "key": u.key,
+                "name": u.name,
+                "kind": u.kind,
+                "weekly_capacity": u.capacity,
+                "capacity_unit": u.capacity_unit,
+            }
+            for i, u in enumerate(plan.units)
         ),
     )
-    person_pk = [row.pk for row in person_rows]
-    _insert(
+    person_pk = _ids(Person, len(plan.people))
+    bulk_insert(
+        Person,
+        (
+            {
+                "id": person_pk[i],
+                "organisation_id": oid,
+                "name": p.name,
+                "email": p.email,
+                "is_org_admin": p.admin,
+            }
+            for i, p in enumerate(plan.people)
+        ),
+    )
+    bulk_insert(
         Membership,
         (
-            Membership(person_id=person_pk[i], unit_id=unit_pk[p.unit], role=p.role)
+            {"person_id": person_pk[i], "unit_id": unit_pk[p.unit], "role": p.role}
             for i, p in enumerate(plan.people)
         ),
     )
 
-    cycle_rows = [
-        Cycle(organisation=org, key=c.key, name=c.name, kind=c.kind, start=c.start, end=c.end)
-        for c in plan.cycles
-    ]
-    _bulk(Cycle, cycle_rows[:1])
-    for week in cycle_rows[1:]:
-        week.parent_id = cycle_rows[0].pk
-    _bulk(Cycle, cycle_rows[1:])
-    cycle_pk = [row.pk for row in cycle_rows]
-
-    kpi_rows = _bulk(
-        KPI,
+    cycle_pk = _ids(Cycle, len(plan.cycles))
+    bulk_insert(
+        Cycle,
         (
-            KPI(
-                organisation=org,
-                key=k.key,
-                name=k.name,
-                measure=k.metric.measure,
-                healthy_min=round(k.base * 0.9, 2) if k.metric.up else 0.0,
-                healthy_max=(k.metric.ceiling or round(k.base * 1.5, 2))
-                if k.metric.up
-                else round(k.base * 1.1, 2),
-            )
-            for k in plan.kpis
+            {
+                "id": cycle_pk[i],
+                "organisation_id": oid,
+                "parent_id": cycle_pk[c.parent] if c.parent is not None else None,
+                "key": c.key,
+                "name": c.name,
+                "kind": c.kind,
+                "start": c.start,
+                "end": c.end,
+            }
+            for i, c in enumerate(plan.cycles)
         ),
     )
-    kpi_pk = [row.pk for row in kpi_rows]
-    kpi_owner = KPI.owner_units.through
-    _insert(
-        kpi_owner,
+
+    kpi_pk = _ids(KPI, len(plan.kpis))
+    bulk_insert(
+        KPI,
         (
-            kpi_owner(kpi_id=kpi_pk[i], unit_id=unit_pk[u])
+            {
+                "id": kpi_pk[i],
+                "organisation_id": oid,
+                "key": k.key,
+                "name": k.name,
+                "measure": k.metric.measure,
+                "healthy_min": round(k.base * 0.9, 2) if k.metric.up else 0.0,
+                "healthy_max": (k.metric.ceiling or round(k.base * 1.5, 2))
+                if k.metric.up
+                else round(k.base * 1.1, 2),
+            }
+            for i, k in enumerate(plan.kpis)
+        ),
+    )
+    bulk_insert(
+        KPI.owner_units.through,
+        (
+            {"kpi_id": kpi_pk[i], "unit_id": unit_pk[u]}
             for i, k in enumerate(plan.kpis)
             for u in k.owners
         ),
     )
-    kpi_points = _insert(
+    kpi_points = bulk_insert(
         KPIDataPoint,
-        (KPIDataPoint(kpi_id=kpi_pk[k], at=at, value=v) for k, at, v in plan.kpi_points),
+        ({"kpi_id": kpi_pk[k], "at": at, "value": v} for k, at, v in plan.kpi_points),
     )
 
-    objective_rows = _bulk(
+    objective_pk = _ids(Objective, len(plan.objectives))
+    bulk_insert(
         Objective,
         (
-            Objective(
-                organisation=org,
-                cycle_id=cycle_pk[o.cycle],
-                key=o.key,
-                title=o.title,
-                level=o.level,
-                owner_unit_id=unit_pk[o.owner] if o.owner is not None else None,
-                state=o.state,
-            )
-            for o in plan.objectives
+            {
+                "id": objective_pk[i],
+                "organisation_id": oid,
+                "cycle_id": cycle_pk[o.cycle],
+                "key": o.key,
+                "title": o.title,
+                "level": o.level,
+                "owner_unit_id": unit_pk[o.owner] if o.owner is not None else None,
+                "state": o.state,
+            }
+            for i, o in enumerate(plan.objectives)
         ),
     )
-    objective_pk = [row.pk for row in objective_rows]
-    _insert(
+    bulk_insert(
         ObjectiveContributor,
         (
-            ObjectiveContributor(objective_id=objective_pk[i], unit_id=unit_pk[u])
+            {"objective_id": objective_pk[i], "unit_id": unit_pk[u]}
             for i, o in enumerate(plan.objectives)
             for u in o.contributors
         ),
     )
-    links = _insert(
+    links = bulk_insert(
         ContributionLink,
         (
-            ContributionLink(child_id=objective_pk[i], parent_id=objective_pk[p], weight=w)
+            {"child_id": objective_pk[i], "parent_id": objective_pk[p], "weight": w}
             for i, o in enumerate(plan.objectives)
             for p, w in o.parents
         ),
     )
 
-    kr_rows = _bulk(
+    kr_pk = _ids(KeyResult, len(plan.krs))
+    bulk_insert(
         KeyResult,
         (
-            KeyResult(
-                organisation=org,
-                objective_id=objective_pk[kr.objective],
-                key=kr.key,
-                title=kr.title,
-                kind=kr.kind.value,
-                start=kr.start,
-                target=kr.target,
-                measure=kr.measure,
-                steps=kr.steps,
-                weight=kr.weight,
-                due=kr.due,
-                commitment=kr.commitment,
-                owner_unit_id=unit_pk[kr.owner] if kr.owner is not None else None,
-                owner_person_id=person_pk[kr.owner_person] if kr.owner_person is not None else None,
-                cadence_days=kr.cadence,
-                kpi_id=kpi_pk[kr.kpi] if kr.kpi is not None else None,
+            {
+                "id": kr_pk[i],
+                "organisation_id": oid,
+                "objective_id": objective_pk[kr.objective],
+                "key": kr.key,
+                "title": kr.title,
+                "kind": kr.kind.value,
+                "start": kr.start,
+                "target": kr.target,
+                "measure": kr.measure,
+                "steps": kr.steps,
+                "weight": kr.weight,
+                "due": kr.due,
+                "commitment": kr.commitment,
+                "owner_unit_id": unit_pk[kr.owner] if kr.owner is not None else None,
+                "owner_person_id": person_pk[kr.owner_person]
+                if kr.owner_person is not None
+                else None,
+                "cadence_days": kr.cadence,
+                "kpi_id": kpi_pk[kr.kpi] if kr.kpi is not None else None,
                 **_kr_running_fields(plan, kr),
-            )
-            for kr in plan.krs
+            }
+            for i, kr in enumerate(plan.krs)
         ),
     )
-    kr_pk = [row.pk for row in kr_rows]
-    del kr_rows
-    co_owner = KeyResult.co_owners.through
-    _insert(
-        co_owner,
+    bulk_insert(
+        KeyResult.co_owners.through,
         (
-            co_owner(keyresult_id=kr_pk[i], unit_id=unit_pk[u])
+            {"keyresult_id": kr_pk[i], "unit_id": unit_pk[u]}
             for i, kr in enumerate(plan.krs)
             for u in kr.co_owners
         ),
     )
-    checkins = _insert(
+    checkins = bulk_insert(
         CheckIn,
         (
-            CheckIn(
-                organisation=org,
-                key_result_id=kr_pk[i],
-                at=at,
-                value=value,
-                steps_done=steps_done,
-                confidence=confidence,
-                note=note,
-                blockers=blockers,
-                blocking_unit_id=unit_pk[blocking] if blocking is not None else None,
-                author_id=person_pk[author] if author is not None else None,
-                source=source,
-            )
+            {
+                "organisation_id": oid,
+                "key_result_id": kr_pk[i],
+                "at": at,
+                "value": value,
+                "steps_done": steps_done,
+                "confidence": confidence,
+                "note": note,
+                "blockers": blockers,
+                "blocking_unit_id": unit_pk[blocking] if blocking is not None else None,
+                "author_id": person_pk[author] if author is not None else None,
+                "source": source,
+            }
             for i, kr in enumerate(plan.krs)
             for at, value, steps_done, confidence, note, blockers, blocking, author, source in (
                 kr.checkins
@@ -1388,77 +1410,73 @@ def _write(plan: _Plan, timezone_name: str, began: float) -> SynthStats:
         ),
     )
 
-    initiative_rows = _bulk(
+    initiative_pk = _ids(Initiative, len(plan.initiatives))
+    bulk_insert(
         Initiative,
         (
-            Initiative(
-                organisation=org,
-                title=ini.title,
-                owner_unit_id=unit_pk[ini.owner],
-                assignee_id=person_pk[ini.assignee] if ini.assignee is not None else None,
-                state=ini.state,
-                due=ini.due,
-            )
-            for ini in plan.initiatives
+            {
+                "id": initiative_pk[i],
+                "organisation_id": oid,
+                "title": ini.title,
+                "owner_unit_id": unit_pk[ini.owner],
+                "assignee_id": person_pk[ini.assignee] if ini.assignee is not None else None,
+                "state": ini.state,
+                "due": ini.due,
+            }
+            for i, ini in enumerate(plan.initiatives)
         ),
     )
-    initiative_pk = [row.pk for row in initiative_rows]
-    drives = Initiative.key_results.through
-    _insert(
-        drives,
+    bulk_insert(
+        Initiative.key_results.through,
         (
-            drives(initiative_id=initiative_pk[i], keyresult_id=kr_pk[k])
+            {"initiative_id": initiative_pk[i], "keyresult_id": kr_pk[k]}
             for i, ini in enumerate(plan.initiatives)
             for k in ini.krs
         ),
     )
 
-    def person(idx: int | None) -> int | None:
-        return person_pk[idx] if idx is not None else None
+    def pk(ids: list[int], idx: int | None) -> int | None:
+        return ids[idx] if idx is not None else None
 
-    _insert(
+    bulk_insert(
         Dependency,
         (
-            Dependency(
-                organisation=org,
-                key=d.key,
-                title=d.title,
-                requester_unit_id=unit_pk[d.requester_unit],
-                provider_unit_id=unit_pk[d.provider_unit],
-                requester_kr_id=kr_pk[d.requester_kr] if d.requester_kr is not None else None,
-                requester_initiative_id=initiative_pk[d.requester_initiative]
-                if d.requester_initiative is not None
-                else None,
-                provider_kr_id=kr_pk[d.provider_kr] if d.provider_kr is not None else None,
-                provider_initiative_id=initiative_pk[d.provider_initiative]
-                if d.provider_initiative is not None
-                else None,
-                needed_by=d.needed_by,
-                counter_date=d.counter_date,
-                effort=d.effort,
-                state=d.state,
-                reason=d.reason,
-                requested_by_id=person(d.requested_by),
-                answered_by_id=person(d.answered_by),
-                requested_at=d.requested_at,
-                answered_at=d.answered_at,
-                closed_at=d.closed_at,
-            )
+            {
+                "organisation_id": oid,
+                "key": d.key,
+                "title": d.title,
+                "requester_unit_id": unit_pk[d.requester_unit],
+                "provider_unit_id": unit_pk[d.provider_unit],
+                "requester_kr_id": pk(kr_pk, d.requester_kr),
+                "requester_initiative_id": pk(initiative_pk, d.requester_initiative),
+                "provider_kr_id": pk(kr_pk, d.provider_kr),
+                "provider_initiative_id": pk(initiative_pk, d.provider_initiative),
+                "needed_by": d.needed_by,
+                "counter_date": d.counter_date,
+                "effort": d.effort,
+                "state": d.state,
+                "reason": d.reason,
+                "requested_by_id": pk(person_pk, d.requested_by),
+                "answered_by_id": pk(person_pk, d.answered_by),
+                "requested_at": d.requested_at,
+                "answered_at": d.answered_at,
+                "closed_at": d.closed_at,
+            }
             for d in plan.dependencies
         ),
     )
-    _insert(
+    bulk_insert(
         Review,
         (
-            Review(
-                organisation=org,
-                objective_id=objective_pk[r.objective],
-                unit_id=unit_pk[r.unit],
-                state=r.state,
-                requested_by_id=person(r.requested_by),
-                requested_at=r.requested_at,
-                answered_at=r.answered_at,
-            )
+            {
+                "organisation_id": oid,
+                "objective_id": objective_pk[r.objective],
+                "unit_id": unit_pk[r.unit],
+                "state": r.state,
+                "requested_by_id": pk(person_pk, r.requested_by),
+                "requested_at": r.requested_at,
+                "answered_at": r.answered_at,
+            }
             for r in plan.reviews
         ),
     )
