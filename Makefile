@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE := lockstep.settings
 
-.PHONY: run install demo test test-postgres lint format clean bench-analysis
+.PHONY: run install demo test test-postgres lint format clean bench bench-smoke bench-planet
 
 $(BIN)/lockstep: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -33,9 +33,17 @@ test-postgres: install
 	# dropping the test database at the end.
 	LOCKSTEP_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test LOCKSTEP_DB_CONN_MAX_AGE=0 $(BIN)/pytest -q
 
-## make bench-analysis: time a full alignment analysis on the demo and a 50,000-KR synthetic org
-bench-analysis: install
-	$(BIN)/python bench/analysis.py --krs 50000 --runs 5
+## make bench: the scale benchmark, SQLite and PostgreSQL at 1k, 35k and 350k KRs (< 15 min)
+bench: install
+	$(BIN)/python bench/run.py
+
+## make bench-smoke: the same code on the small profile with short runs (CI)
+bench-smoke: install
+	$(BIN)/python bench/run.py --smoke
+
+## make bench-planet: the full analysis of a 1,000,000-KR organisation on SQLite
+bench-planet: install
+	$(BIN)/python bench/run.py --sizes planet --databases sqlite --runs 1 --checkins 50 --no-load
 
 lint: install
 	$(BIN)/ruff check src tests

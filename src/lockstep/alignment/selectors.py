@@ -93,6 +93,12 @@ DEP_FIELDS = (
 )
 
 
+# Enum members by stored value: a dict lookup per row instead of an Enum call.
+kinds = {k.value: k for k in KRKind}
+commitments = {c.value: c for c in Commitment}
+NO_SUMS = CheckInSums()
+
+
 def snapshot_of(
     organisation: Organisation,
     *,
@@ -113,8 +119,9 @@ def snapshot_of(
         krs_q = krs_q.filter(Q(pk__in=kr_ids) | Q(objective_id__in=objective_ids or ()))
     elif objective_ids is not None:
         krs_q = krs_q.filter(objective_id__in=objective_ids)
+    # Tuples, not dicts: at 350,000 KRs a dict per row costs more than reading the row.
     kr_rows = list(
-        krs_q.values(
+        krs_q.values_list(
             "id",
             "key",
             "title",
@@ -150,9 +157,7 @@ def snapshot_of(
 
     obj_q = Objective.objects.filter(organisation=org, archived_at__isnull=True)
     if kr_ids is not None or objective_ids is not None:
-        obj_q = obj_q.filter(
-            Q(pk__in={r["objective_id"] for r in kr_rows}) | Q(pk__in=objective_ids or ())
-        )
+        obj_q = obj_q.filter(Q(pk__in={r[3] for r in kr_rows}) | Q(pk__in=objective_ids or ()))
     obj_rows = list(
         obj_q.values("id", "key", "title", "cycle_id", "level", "owner_unit_id", "state")
     )
@@ -232,28 +237,49 @@ def snapshot_of(
         ),
         krs=tuple(
             KRSnap(
-                id=r["id"],
-                key=r["key"],
-                title=r["title"],
-                objective_id=r["objective_id"],
-                kind=KRKind(r["kind"]),
-                start=r["start"],
-                target=r["target"],
-                due=r["due"] or r["objective__cycle__end"],
-                weight=r["weight"],
-                commitment=Commitment(r["commitment"]),
-                owner_unit_id=r["owner_unit_id"],
-                co_owner_ids=tuple(sorted(co_owners.get(r["id"], ()))),
-                cadence_days=r["cadence_days"],
-                kpi_id=r["kpi_id"],
-                current_value=r["current_value"],
-                last_checkin_at=r["last_checkin_at"],
-                last_confidence=r["last_confidence"],
-                sums=CheckInSums(
-                    r["checkin_count"], r["sum_t"], r["sum_v"], r["sum_tt"], r["sum_tv"]
-                ),
+                kr_id,
+                key,
+                title,
+                objective_id,
+                kinds[kind],
+                start,
+                target,
+                due or cycle_end,
+                weight,
+                commitments[commitment],
+                owner_unit_id,
+                tuple(sorted(co)) if (co := co_owners.get(kr_id)) else (),
+                cadence_days,
+                kpi_id,
+                current_value,
+                last_checkin_at,
+                last_confidence,
+                CheckInSums(n, st, sv, stt, stv) if n else NO_SUMS,
             )
-            for r in kr_rows
+            for (
+                kr_id,
+                key,
+                title,
+                objective_id,
+                kind,
+                start,
+                target,
+                due,
+                cycle_end,
+                weight,
+                commitment,
+                owner_unit_id,
+                cadence_days,
+                kpi_id,
+                current_value,
+                last_checkin_at,
+                last_confidence,
+                n,
+                st,
+                sv,
+                stt,
+                stv,
+            ) in kr_rows
         ),
         initiatives=tuple(
             InitiativeSnap(

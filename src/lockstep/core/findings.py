@@ -438,18 +438,26 @@ def _assess(ix: _Index) -> dict[int, KRAssessment]:
             m = midnights[day] = cycle_origin(day, tz).astimezone(dt.UTC)
         return m
 
+    # Thousands of KRs share a cycle and a due date: their pace line is worked out once.
+    windows: dict[tuple[dt.date, dt.date], tuple[float, float]] = {}
+
     out: dict[int, KRAssessment] = {}
     for kr in snap.krs:
         cycle = ix.cycle_of(kr)
         if cycle is None:
             continue
-        start = midnight(cycle.start)
-        due_end = midnight(kr.due + _DAY)
+        window = windows.get((cycle.start, kr.due))
+        if window is None:
+            start = midnight(cycle.start)
+            due_end = midnight(kr.due + _DAY)
+            window = windows[(cycle.start, kr.due)] = (
+                expected_progress(now_utc, start, due_end),
+                (due_end - start).total_seconds() / 86_400,
+            )
+        expected, due_t = window
         progress = kr_progress(kr.kind, kr.start, kr.target, kr.current_value)
-        expected = expected_progress(now_utc, start, due_end)
         checked_in = kr.last_checkin_at is not None or kr.sums.n > 0
         status = kr_status(progress, expected, checked_in=checked_in, margins=margins)
-        due_t = (due_end - start).total_seconds() / 86_400
         value = forecast_value(kr.sums, start_value=kr.start, due_t=due_t)
         forecast = None if value is None else kr_progress(kr.kind, kr.start, kr.target, value)
         out[kr.id] = KRAssessment(
