@@ -51,7 +51,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-VAR = ROOT / "var" / "bench"
+VAR = Path(os.environ.get("LOCKSTEP_BENCH_VAR") or ROOT / "var" / "bench")
 SLUG = "bench"
 PG_SERVER = "postgres://postgres@127.0.0.1:5432"
 PG_DATABASE = "lockstep_bench"
