@@ -84,12 +84,14 @@ def _on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 def register_routers() -> None:
     from lockstep.alignment.api import router as alignment_router
+    from lockstep.dashboard.api import router as dashboard_router
     from lockstep.goals.api import router as goals_router
     from lockstep.org.api import router as org_router
 
     api.add_router("/", org_router)
     api.add_router("/", goals_router)
     api.add_router("/", alignment_router)
+    api.add_router("/", dashboard_router)
 
 
 register_routers()

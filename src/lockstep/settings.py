@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "lockstep.goals",
     "lockstep.activity",
     "lockstep.alignment",
+    "lockstep.dashboard",
     "lockstep.web",
 ]
 

@@ -26,6 +26,7 @@ from lockstep.core import findings as engine
 from lockstep.core.snapshot import DependencyState, Ref
 from lockstep.errors import Conflict, LockstepError, ValidationFailed
 from lockstep.goals.models import Cycle, Initiative, KeyResult, Objective
+from lockstep.goals.services import numbers_refresh_full
 from lockstep.keys import is_valid_key, unique_key
 from lockstep.org.models import Membership, Organisation, Person, Unit
 
@@ -639,11 +640,13 @@ def _store(organisation: Organisation, found: list[engine.Finding], scopes: list
 def findings_refresh_full(
     organisation: Organisation, *, now: dt.datetime | None = None
 ) -> list[engine.Finding]:
-    """Recompute every finding of the organisation and store the result.
+    """Recompute every finding, and every stored progress and status, of the organisation.
 
     The snapshot is read and analysed before the write transaction opens, so SQLite's write
-    lock is held only while the results are stored.
+    lock is held only while the results are stored. The stored numbers go first (the same
+    way: read, then a short write), so whatever reads them afterwards sees this run's.
     """
+    numbers_refresh_full(organisation, now=now)
     found = engine.analyse(selectors.snapshot_of(organisation, now=now))
     with transaction.atomic():
         _store(organisation, found, [Scope()])

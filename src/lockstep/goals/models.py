@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import F, Q
 
-from lockstep.core.progress import Commitment, KRKind
+from lockstep.core.progress import Commitment, KRKind, Status
 from lockstep.org.models import Organisation, Person, Unit
 
 
@@ -41,6 +41,13 @@ class Cycle(models.Model):
         return self.name
 
 
+# Stored numbers (docs/numbers.md, "Stored numbers"): progress and status as they were when
+# last computed, so dashboards read rows instead of rolling up the whole tree per request.
+# Kept by goals.services on every write that moves them and by the full refresh; NULL
+# until first computed (rows written by the bulk path wait for the full refresh).
+STATUS_CHOICES = [(s.value, s.value) for s in Status]
+
+
 class Objective(models.Model):
     """A qualitative goal in one cycle."""
 
@@ -69,6 +76,10 @@ class Objective(models.Model):
         Unit, blank=True, related_name="shared_objectives", through="ObjectiveContributor"
     )
     state = models.CharField(max_length=10, choices=State.choices, default=State.PUBLISHED)
+    # Stored roll-up (see STATUS_CHOICES above): weighted progress and combined status.
+    progress = models.FloatField(null=True, blank=True)
+    status = models.CharField(max_length=12, choices=STATUS_CHOICES, null=True, blank=True)
+    numbers_at = models.DateTimeField(null=True, blank=True)
     archived_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -162,7 +173,8 @@ class KeyResult(models.Model):
     """A measurable result with an accountable owner unit.
 
     current_value, last_checkin_at, last_confidence and checkin_count are kept by the
-    check-in service so pages read one row instead of scanning the check-in history.
+    check-in service so pages read one row instead of scanning the check-in history;
+    progress and status are stored the same way for dashboards (docs/numbers.md).
     """
 
     organisation = models.ForeignKey(
@@ -204,6 +216,10 @@ class KeyResult(models.Model):
     sum_v = models.FloatField(default=0)
     sum_tt = models.FloatField(default=0)
     sum_tv = models.FloatField(default=0)
+    # Stored numbers (see STATUS_CHOICES above): progress and status when last computed.
+    progress = models.FloatField(null=True, blank=True)
+    status = models.CharField(max_length=12, choices=STATUS_CHOICES, null=True, blank=True)
+    numbers_at = models.DateTimeField(null=True, blank=True)
     archived_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -70,19 +70,52 @@ def margins_of(organisation: Organisation) -> Margins:
     return Margins(on_track=organisation.on_track_margin, at_risk=organisation.at_risk_margin)
 
 
+def kr_pace(
+    *,
+    kind: str,
+    start: float,
+    target: float,
+    current_value: float | None,
+    checkin_count: int,
+    cycle_start: dt.date,
+    due: dt.date,
+    tz: dt.tzinfo,
+    margins: Margins,
+    at: dt.datetime,
+) -> tuple[float, float, Status]:
+    """Progress, expected progress and status of a KR from its stored fields, without a query.
+
+    `due` is the effective due day (the KR's own or its cycle's last day). kr_numbers and
+    the stored-number refreshes (goals.services) both call this, so the rule is written once.
+    """
+    progress = kr_progress(KRKind(kind), start, target, current_value)
+    expected = expected_progress(
+        at, day_start(cycle_start, tz), day_start(due + dt.timedelta(days=1), tz)
+    )
+    status = kr_status(progress, expected, checked_in=checkin_count > 0, margins=margins)
+    return progress, expected, status
+
+
 def kr_numbers(
     kr: KeyResult, *, organisation: Organisation, at: dt.datetime | None = None
 ) -> KRNumbers:
     """Progress, pace and status of one KR (its objective and cycle must be loaded)."""
     at = at or timezone.now()
     tz = org_tz(organisation)
-    progress = kr_progress(KRKind(kr.kind), kr.start, kr.target, kr.current_value)
+    progress, expected, status = kr_pace(
+        kind=kr.kind,
+        start=kr.start,
+        target=kr.target,
+        current_value=kr.current_value,
+        checkin_count=kr.checkin_count,
+        cycle_start=kr.objective.cycle.start,
+        due=kr_due(kr),
+        tz=tz,
+        margins=margins_of(organisation),
+        at=at,
+    )
     start = day_start(kr.objective.cycle.start, tz)
     due = day_start(kr_due(kr) + dt.timedelta(days=1), tz)
-    expected = expected_progress(at, start, due)
-    status = kr_status(
-        progress, expected, checked_in=kr.checkin_count > 0, margins=margins_of(organisation)
-    )
     sums = CheckInSums(kr.checkin_count, kr.sum_t, kr.sum_v, kr.sum_tt, kr.sum_tv)
     # The same moment the engine forecasts to (core.findings.kr_assessment): the end of the due day.
     due_t = (due.astimezone(dt.UTC) - start.astimezone(dt.UTC)).total_seconds() / 86_400

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, TypeVar
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from lockstep.activity.services import event_record, snapshot
 from lockstep.core.forecast import days_since, sums_add
-from lockstep.core.progress import Commitment, KRKind, target_is_valid
-from lockstep.core.rollup import find_cycle
+from lockstep.core.progress import Commitment, KRKind, Status, target_is_valid
+from lockstep.core.rollup import KRScore, Link, find_cycle, roll_up
 from lockstep.core.snapshot import CheckInSums
 from lockstep.errors import Conflict, ValidationFailed
 from lockstep.goals.models import (
@@ -31,7 +32,14 @@ from lockstep.goals.models import (
     Objective,
     ObjectiveContributor,
 )
-from lockstep.goals.selectors import cycle_window, org_tz
+from lockstep.goals.selectors import (
+    cycle_window,
+    kr_due,
+    kr_pace,
+    margins_of,
+    objective_numbers,
+    org_tz,
+)
 from lockstep.keys import is_valid_key, unique_key
 from lockstep.org.models import Organisation, Person, Unit
 
@@ -83,11 +91,18 @@ def _archive(
     actor: Person | None,
     verb: str,
     snap: Callable[[Archivable], dict[str, Any]],
+    *,
+    then: Callable[[], None] | None = None,
 ) -> Archivable:
-    """Set archived_at (rows are never deleted) and record one event with before and after."""
+    """Set archived_at (rows are never deleted) and record one event with before and after.
+
+    `then` runs after the save and before the event, so the event's listeners see its work.
+    """
     before = snap(obj)
     obj.archived_at = timezone.now()
     obj.save(update_fields=["archived_at", *(["updated_at"] if hasattr(obj, "updated_at") else [])])
+    if then is not None:
+        then()
     event_record(
         organisation=obj.organisation,
         actor=actor,
@@ -183,6 +198,13 @@ def cycle_update(*, cycle: Cycle, actor: Person | None, **changes: Any) -> Cycle
             objective__cycle=cycle, checkin_count__gt=0
         ).select_related("objective__cycle", "organisation"):
             key_result_sums_rebuild(kr)
+    if moved or cycle.end.isoformat() != before["end"]:
+        # The pace line of every KR in the cycle moved with its dates.
+        numbers_refresh(
+            organisation=cycle.organisation,
+            objective_ids=list(cycle.objectives.values_list("pk", flat=True)),
+            recompute_krs=True,
+        )
     event_record(
         organisation=cycle.organisation,
         actor=actor,
@@ -234,9 +256,14 @@ def _check_objective(organisation: Organisation, data: dict[str, Any]) -> None:
         raise ValidationFailed.on("contributors", "only shared objectives have contributing units")
 
 
+def _without_numbers(data: dict[str, Any]) -> dict[str, Any]:
+    """A row's snapshot without its stored numbers: derived, not what anyone changed."""
+    return {k: v for k, v in data.items() if k not in NUMBER_FIELDS}
+
+
 def _objective_snapshot(objective: Objective) -> dict[str, Any]:
     return {
-        **snapshot(objective),
+        **_without_numbers(snapshot(objective)),
         "contributors": sorted(objective.contributors.values_list("key", flat=True)),
         "parents": sorted(
             [k, w] for k, w in objective.parent_links.values_list("parent__key", "weight")
@@ -325,6 +352,7 @@ def objective_create(
     )
     _set_contributors(objective, contributor_units)
     _set_parents(objective, list(parents))
+    numbers_refresh(organisation=organisation, objective_ids=[objective.pk])
     event_record(
         organisation=organisation,
         actor=actor,
@@ -376,7 +404,13 @@ def objective_update(
     objective.save()
     _set_contributors(objective, data["contributors"])
     if parents is not None:
+        # The old parents lose this contributor and the new ones gain it: re-roll both chains.
+        old_parents = set(objective.parent_links.values_list("parent_id", flat=True))
         _set_parents(objective, list(parents))
+        numbers_refresh(
+            organisation=org,
+            objective_ids={objective.pk, *old_parents, *(p.pk for p, _ in parents)},
+        )
     event_record(
         organisation=org,
         actor=actor,
@@ -393,7 +427,17 @@ def objective_archive(*, objective: Objective, actor: Person | None) -> Objectiv
     """Archive an objective and its KRs; nothing is deleted."""
     # The KRs go first: the event's listeners (the findings store) must see them archived.
     objective.key_results.filter(archived_at__isnull=True).update(archived_at=timezone.now())
-    return _archive(objective, actor, "objective.archived", _objective_snapshot)
+    # Its KRs leave the roll-up; an archived objective still feeds its parents, as in the
+    # live roll-up (goals.selectors.objective_numbers).
+    return _archive(
+        objective,
+        actor,
+        "objective.archived",
+        _objective_snapshot,
+        then=lambda: numbers_refresh(
+            organisation=objective.organisation, objective_ids=[objective.pk]
+        ),
+    )
 
 
 # ---- key results ----------------------------------------------------------------------
@@ -462,7 +506,10 @@ def _check_kr(organisation: Organisation, objective: Objective, data: dict[str, 
 
 
 def _kr_snapshot(kr: KeyResult) -> dict[str, Any]:
-    return {**snapshot(kr), "co_owners": sorted(kr.co_owners.values_list("key", flat=True))}
+    return {
+        **_without_numbers(snapshot(kr)),
+        "co_owners": sorted(kr.co_owners.values_list("key", flat=True)),
+    }
 
 
 def _set_co_owners(kr: KeyResult, co_owners: Sequence[Unit]) -> None:
@@ -515,10 +562,13 @@ def key_result_create(
     }
     _check_kr(org, objective, data)
     data["title"] = data["title"].strip()
-    kr = KeyResult.objects.create(
+    kr = KeyResult(
         organisation=org, objective=objective, key=_key(KeyResult, org, key, title), **data
     )
+    _kr_numbers_set(kr, org, timezone.now())
+    kr.save(force_insert=True)
     _set_co_owners(kr, co_owners)
+    numbers_refresh(organisation=org, objective_ids=[objective.pk])
     event_record(
         organisation=org, actor=actor, verb="key_result.created", obj=kr, after=_kr_snapshot(kr)
     )
@@ -546,12 +596,16 @@ def key_result_update(
     if "key" in changes:
         data["key"] = _key(KeyResult, org, changes["key"], "", kr.pk)
     before = _kr_snapshot(kr)
+    inputs = {f: getattr(kr, f) for f in NUMBER_INPUTS}
     for field, value in data.items():
         setattr(kr, field, value)
     kr.title = kr.title.strip()
+    moved = _kr_numbers_set(kr, org, timezone.now())
     kr.save()
     if co_owners is not None:
         _set_co_owners(kr, co_owners)
+    if moved or any(inputs[f] != getattr(kr, f) for f in NUMBER_INPUTS):
+        numbers_refresh(organisation=org, objective_ids=[kr.objective_id])
     event_record(
         organisation=org,
         actor=actor,
@@ -565,8 +619,16 @@ def key_result_update(
 
 @transaction.atomic
 def key_result_archive(*, key_result: KeyResult, actor: Person | None) -> KeyResult:
-    """Archive a key result; its check-ins stay."""
-    return _archive(key_result, actor, "key_result.archived", _kr_snapshot)
+    """Archive a key result; its check-ins stay, and it leaves its objective's roll-up."""
+    return _archive(
+        key_result,
+        actor,
+        "key_result.archived",
+        _kr_snapshot,
+        then=lambda: numbers_refresh(
+            organisation=key_result.organisation, objective_ids=[key_result.objective_id]
+        ),
+    )
 
 
 # ---- check-ins ------------------------------------------------------------------------
@@ -658,6 +720,9 @@ def checkin_record(
     _add_to_sums(kr, at, value)
     if kr.last_checkin_at is None or at >= kr.last_checkin_at:
         kr.current_value, kr.last_checkin_at, kr.last_confidence = value, at, confidence
+    # The KR's stored numbers ride on the UPDATE below; then its objective and their
+    # ancestors are re-rolled, before the event so its listeners see them.
+    numbers_moved = _kr_numbers_set(kr, org, now)
     kr.save(
         update_fields=[
             "current_value",
@@ -665,8 +730,10 @@ def checkin_record(
             "last_confidence",
             "updated_at",
             *SUM_FIELDS,
+            *(NUMBER_FIELDS if numbers_moved else []),
         ]
     )
+    numbers_refresh(organisation=org, objective_ids=[kr.objective_id], now=now)
     event_record(
         organisation=org,
         actor=actor,
@@ -684,6 +751,8 @@ def checkin_record(
     )
     key_result.current_value, key_result.last_checkin_at = kr.current_value, kr.last_checkin_at
     key_result.last_confidence, key_result.checkin_count = kr.last_confidence, kr.checkin_count
+    key_result.progress, key_result.status = kr.progress, kr.status
+    key_result.numbers_at = kr.numbers_at
     return checkin
 
 
@@ -952,3 +1021,311 @@ def kpi_point_record(
                 source=CheckIn.Source.KPI,
             )
     return point
+
+
+# ---- stored numbers -------------------------------------------------------------------
+#
+# Key results and objectives store their progress and status (docs/numbers.md, "Stored
+# numbers") so a dashboard reads rows instead of rolling up the whole tree per request.
+# Status moves with the clock, so a stored status is the one computed at the row's last
+# refresh (`numbers_at`). Every write that moves a KR's numbers recomputes that KR and
+# re-rolls its objective and every ancestor through the contribution links; the full
+# refresh (alignment.services.findings_refresh_full) recomputes everything as of its run.
+
+NUMBER_FIELDS = ["progress", "status", "numbers_at"]
+# The KR fields whose change moves its progress, status or weight in the roll-up.
+NUMBER_INPUTS = frozenset({"kind", "start", "target", "steps", "weight", "due"})
+# Rows per UPDATE statement: 3 parameters a row stays far below SQLite's 32,766 variables.
+NUMBERS_BATCH = 5000
+
+Numbers = tuple[float, str]
+
+
+def _numbers_write(
+    model: type[KeyResult] | type[Objective], numbers: dict[int, Numbers], now: dt.datetime
+) -> int:
+    """Store (progress, status) by id, stamped `now`, in batched UPDATE … FROM (VALUES …).
+
+    Linear in the rows written on SQLite (3.33+) and PostgreSQL alike, where bulk_update's
+    CASE per row is quadratic per batch (minutes for the first refresh of 350,000 KRs).
+    """
+    if not numbers:
+        return 0
+    q = connection.ops.quote_name
+    table = q(model._meta.db_table)
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    row = "(CAST(%s AS bigint), CAST(%s AS double precision), CAST(%s AS varchar(12)))"
+    items = list(numbers.items())
+    with connection.cursor() as cursor:
+        for at in range(0, len(items), NUMBERS_BATCH):
+            batch = items[at : at + NUMBERS_BATCH]
+            cursor.execute(
+                f"WITH v(id, progress, status) AS (VALUES {', '.join([row] * len(batch))}) "
+                f"UPDATE {table} SET {q('progress')} = v.progress, {q('status')} = v.status, "
+                f"{q('numbers_at')} = %s FROM v WHERE {table}.{q('id')} = v.id",
+                [*(x for pk, (p, s) in batch for x in (pk, p, s)), stamp],
+            )
+    return len(items)
+
+
+def _kr_numbers_set(
+    kr: KeyResult, organisation: Organisation, now: dt.datetime, *, tz: dt.tzinfo | None = None
+) -> bool:
+    """Put the KR's progress and status as of `now` on the instance; True when they moved.
+
+    The caller saves the row, so a check-in folds them into the UPDATE it makes anyway.
+    """
+    progress, _, status = kr_pace(
+        kind=kr.kind,
+        start=kr.start,
+        target=kr.target,
+        current_value=kr.current_value,
+        checkin_count=kr.checkin_count,
+        cycle_start=kr.objective.cycle.start,
+        due=kr_due(kr),
+        tz=tz or org_tz(organisation),
+        margins=margins_of(organisation),
+        at=now,
+    )
+    if kr.progress == progress and kr.status == status.value:
+        return False
+    kr.progress, kr.status, kr.numbers_at = progress, status.value, now
+    return True
+
+
+def _chain_rows(objective_ids: Collection[int]) -> list[tuple[Any, ...]]:
+    """The objectives, all their ancestors, and the stored numbers of what feeds them.
+
+    One statement: a recursive walk up the contribution links (UNION, so a diamond or
+    a loop is visited once), then three kinds of rows, tagged:
+    ("o", objective, objective, its progress, its status, 1) for every objective walked;
+    ("l", parent, child, child's progress, child's status, link weight) for every link into one;
+    ("k", objective, kr, kr's progress, kr's status, kr weight) for its live KRs.
+    """
+    q = connection.ops.quote_name
+    obj, link, kr = (q(m._meta.db_table) for m in (Objective, ContributionLink, KeyResult))
+    weight = "CAST(1 AS double precision)"
+    marks = ", ".join(["%s"] * len(objective_ids))
+    sql = f"""
+        WITH RECURSIVE chain(id) AS (
+            SELECT id FROM {obj} WHERE id IN ({marks})
+            UNION
+            SELECT l.parent_id FROM {link} l JOIN chain c ON l.child_id = c.id
+        )
+        SELECT 'o', o.id, o.id, o.progress, o.status, {weight}
+            FROM chain JOIN {obj} o ON o.id = chain.id
+        UNION ALL
+        SELECT 'l', l.parent_id, l.child_id, c.progress, c.status, l.weight
+            FROM chain JOIN {link} l ON l.parent_id = chain.id JOIN {obj} c ON c.id = l.child_id
+        UNION ALL
+        SELECT 'k', k.objective_id, k.id, k.progress, k.status, k.weight
+            FROM chain JOIN {kr} k ON k.objective_id = chain.id
+            WHERE k.archived_at IS NULL
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(objective_ids))
+        return list(cursor.fetchall())
+
+
+def _krs_recompute(
+    organisation: Organisation, krs: Iterable[KeyResult], now: dt.datetime
+) -> dict[int, Numbers]:
+    """Recompute and store the given KRs (objective and cycle loaded); their new numbers."""
+    tz = org_tz(organisation)
+    out: dict[int, Numbers] = {}
+    moved: dict[int, Numbers] = {}
+    for kr in krs:
+        changed = _kr_numbers_set(kr, organisation, now, tz=tz)
+        assert kr.progress is not None and kr.status is not None
+        out[kr.pk] = (kr.progress, kr.status)
+        if changed:
+            moved[kr.pk] = out[kr.pk]
+    _numbers_write(KeyResult, moved, now)
+    return out
+
+
+def numbers_refresh(
+    *,
+    organisation: Organisation,
+    objective_ids: Collection[int],
+    now: dt.datetime | None = None,
+    recompute_krs: bool = False,
+) -> None:
+    """Re-roll the stored numbers of these objectives and of all their ancestors.
+
+    Each objective on the chain is rolled up (core.rollup) from the stored numbers of its
+    own live KRs and of the objectives feeding it; a feeder off the chain counts with its
+    stored numbers, as it did in the live roll-up when they were computed. One read and at
+    most one write, whatever the depth of the chain or the size of the organisation.
+    Call it after the KRs that changed have stored their own numbers (`_kr_numbers_set`),
+    or with `recompute_krs` to recompute every live KR of the given objectives first (a
+    cycle that moved). Rows written by the bulk path carry no numbers yet: those met on
+    the way are computed live here rather than counted as zero.
+    """
+    ids = set(objective_ids)
+    if not ids:
+        return
+    now = now or timezone.now()
+    if recompute_krs:
+        _krs_recompute(
+            organisation,
+            KeyResult.objects.filter(objective_id__in=ids, archived_at__isnull=True)
+            .select_related("objective__cycle")
+            .order_by(),
+            now,
+        )
+    stored: dict[int, tuple[float | None, str | None]] = {}
+    kr_rows: list[tuple[int, int, float | None, str | None, float]] = []
+    link_rows: list[tuple[int, int, float | None, str | None, float]] = []
+    for tag, owner, item, progress, status, weight in _chain_rows(ids):
+        if tag == "o":
+            stored[owner] = (progress, status)
+        elif tag == "l":
+            link_rows.append((owner, item, progress, status, weight))
+        else:
+            kr_rows.append((owner, item, progress, status, weight))
+
+    missing_krs = [item for _, item, p, s, _ in kr_rows if p is None or s is None]
+    fresh_krs = (
+        _krs_recompute(
+            organisation,
+            KeyResult.objects.filter(pk__in=missing_krs).select_related("objective__cycle"),
+            now,
+        )
+        if missing_krs
+        else {}
+    )
+    feeders = {child for _, child, _, _, _ in link_rows if child not in stored}
+    missing_feeders = [
+        c for _, c, p, s, _ in link_rows if c in feeders and (p is None or s is None)
+    ]
+    fresh_feeders: dict[int, Numbers] = {}
+    if missing_feeders:
+        live = objective_numbers(missing_feeders, organisation=organisation, at=now)
+        fresh_feeders = {oid: (n.progress, n.status.value) for oid, n in live.items()}
+        _objectives_store(fresh_feeders, {oid: (None, None) for oid in fresh_feeders}, now)
+
+    scores = []
+    for objective, kr_id, progress, status, weight in kr_rows:
+        p, s = fresh_krs.get(kr_id) or (progress, status)
+        assert p is not None and s is not None
+        scores.append(KRScore(objective, weight, p, Status(s)))
+    links = []
+    for parent, child, progress, status, weight in link_rows:
+        links.append(Link(child, parent, weight))
+        if child in feeders:
+            # Off the chain: the feeder enters with its stored numbers, as a one-item roll-up
+            # (weight 1) that core.rollup returns unchanged.
+            p, s = fresh_feeders.get(child) or (progress, status)
+            assert p is not None and s is not None
+            scores.append(KRScore(child, 1.0, p, Status(s)))
+    rolled = roll_up(stored, scores, links)
+    _objectives_store(
+        {oid: (rolled[oid].progress, rolled[oid].status.value) for oid in stored}, stored, now
+    )
+
+
+def _objectives_store(
+    numbers: dict[int, Numbers],
+    stored: dict[int, tuple[float | None, str | None]],
+    now: dt.datetime,
+) -> int:
+    """Write the objectives whose numbers differ from what is stored; how many."""
+    moved = {oid: n for oid, n in numbers.items() if stored.get(oid) != n}
+    return _numbers_write(Objective, moved, now)
+
+
+def numbers_refresh_full(organisation: Organisation, *, now: dt.datetime | None = None) -> int:
+    """Recompute every stored progress and status of the organisation as of `now`.
+
+    Reads three column lists (live KRs, objectives, links), never model rows; rolls up in
+    memory (core.rollup, linear in objectives + KRs + links); then, in one short
+    transaction, writes only the rows whose numbers changed, in batched UPDATEs. A row
+    that a write refreshed after the read began keeps its fresher numbers. Returns the
+    number of rows written.
+    """
+    began = timezone.now()
+    now = now or began
+    tz, margins = org_tz(organisation), margins_of(organisation)
+    kr_rows = KeyResult.objects.filter(organisation=organisation, archived_at__isnull=True)
+    scores: list[KRScore] = []
+    krs_moved: dict[int, Numbers] = {}
+    for (
+        pk,
+        objective_id,
+        kind,
+        start,
+        target,
+        current_value,
+        checkin_count,
+        due,
+        cycle_start,
+        cycle_end,
+        weight,
+        stored_progress,
+        stored_status,
+    ) in kr_rows.values_list(
+        "pk",
+        "objective_id",
+        "kind",
+        "start",
+        "target",
+        "current_value",
+        "checkin_count",
+        "due",
+        "objective__cycle__start",
+        "objective__cycle__end",
+        "weight",
+        "progress",
+        "status",
+    ).iterator(chunk_size=10_000):
+        progress, _, status = kr_pace(
+            kind=kind,
+            start=start,
+            target=target,
+            current_value=current_value,
+            checkin_count=checkin_count,
+            cycle_start=cycle_start,
+            due=due or cycle_end,
+            tz=tz,
+            margins=margins,
+            at=now,
+        )
+        scores.append(KRScore(objective_id, weight, progress, status))
+        if (stored_progress, stored_status) != (progress, status.value):
+            krs_moved[pk] = (progress, status.value)
+    stored = {
+        pk: (p, s)
+        for pk, p, s in Objective.objects.filter(organisation=organisation).values_list(
+            "pk", "progress", "status"
+        )
+    }
+    links = [
+        Link(c, p, w)
+        for c, p, w in ContributionLink.objects.filter(
+            child__organisation=organisation
+        ).values_list("child_id", "parent_id", "weight")
+    ]
+    rolled = roll_up(stored, scores, links)
+    numbers = {oid: (rolled[oid].progress, rolled[oid].status.value) for oid in stored}
+
+    with transaction.atomic():
+        # Check-ins and edits since the read stored fresher numbers than this run has.
+        touched_krs = set(
+            KeyResult.objects.filter(organisation=organisation)
+            .filter(Q(updated_at__gte=began) | Q(numbers_at__gte=began))
+            .values_list("pk", flat=True)
+        )
+        touched_objectives = set(
+            Objective.objects.filter(organisation=organisation, numbers_at__gte=began).values_list(
+                "pk", flat=True
+            )
+        )
+        written = _numbers_write(
+            KeyResult, {pk: n for pk, n in krs_moved.items() if pk not in touched_krs}, now
+        ) + _objectives_store(
+            {oid: n for oid, n in numbers.items() if oid not in touched_objectives}, stored, now
+        )
+        Organisation.objects.filter(pk=organisation.pk).update(numbers_refreshed_at=now)
+        organisation.numbers_refreshed_at = now
+    return written

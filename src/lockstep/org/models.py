@@ -22,6 +22,9 @@ class Organisation(models.Model):
     low_confidence = models.PositiveSmallIntegerField(default=3)
     single_point_min_units = models.PositiveSmallIntegerField(default=3)
     task_share = models.FloatField(default=0.5)
+    # When the full refresh last recomputed every stored progress and status (docs/numbers.md):
+    # every stored status is at least as fresh as this.
+    numbers_refreshed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,0 +1,145 @@
+"""API for the shared performance dashboard (thin): GET /dashboard."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema
+
+from lockstep.apischema import ERRORS
+from lockstep.core.progress import Status
+from lockstep.dashboard.selectors import Dashboard, dashboard_of
+from lockstep.goals.access import access_cycle
+from lockstep.org.access import access_unit, current_person
+
+router = Router(tags=["dashboard"])
+
+
+class DashboardFilters(Schema):
+    unit: int | None = Field(
+        None, description="a unit id: that unit and the units below it (default: the company)"
+    )
+    cycle: int | None = Field(None, description="a cycle id (default: every cycle running today)")
+
+
+class StatusCountsOut(Schema):
+    not_started: int
+    on_track: int
+    at_risk: int
+    off_track: int
+    done: int
+    unknown: int = Field(..., description="key results whose numbers are not computed yet")
+    total: int
+
+
+class DashboardObjectiveOut(Schema):
+    id: int
+    key: str
+    title: str
+    level: str
+    state: str
+    cycle_id: int
+    owner_unit_id: int | None
+    progress: float | None = Field(..., description="stored roll-up, 0-1")
+    status: Status | None = Field(..., description="stored status, as of numbers_at")
+    numbers_at: dt.datetime | None
+
+
+class DashboardUnitOut(Schema):
+    id: int
+    key: str
+    name: str
+    kind: str
+    objective_count: int = Field(..., description="objectives its subtree owns or contributes to")
+    key_results: StatusCountsOut = Field(..., description="KRs its subtree is accountable for")
+    progress: float | None = Field(..., description="weighted mean of those KRs' progress")
+
+
+class DashboardFindingOut(Schema):
+    id: int
+    code: str
+    severity: str
+    title: str
+    subject_type: str
+    subject_id: int
+    suggestion: str
+    first_seen_at: dt.datetime
+    unit_ids: list[int]
+
+
+class DependencyPairOut(Schema):
+    requester_unit_id: int
+    requester_unit_name: str
+    provider_unit_id: int
+    provider_unit_name: str
+    requested: int = Field(..., description="waiting for an answer (requested or countered)")
+    accepted: int = Field(..., description="accepted, not yet delivered (late ones included)")
+    late: int = Field(..., description="accepted, needed before today, not delivered")
+    declined: int
+    missed: int
+    delivered: int
+    trouble: int = Field(..., description="late + declined + missed")
+
+
+class KPIPointOut(Schema):
+    at: dt.datetime
+    value: float
+
+
+class DashboardKPIOut(Schema):
+    id: int
+    key: str
+    name: str
+    measure: str
+    healthy_min: float | None
+    healthy_max: float | None
+    healthy: bool | None = Field(..., description="the latest point lies in the healthy range")
+    points: list[KPIPointOut] = Field(..., description="the latest points, oldest first")
+
+
+class DashboardOut(Schema):
+    unit_id: int | None = Field(..., description="the unit whose subtree is shown; null: company")
+    cycle_ids: list[int]
+    now: dt.datetime
+    numbers_as_of: dt.datetime | None = Field(
+        ..., description="when every stored progress and status was last recomputed"
+    )
+    objective_count: int
+    objectives: list[DashboardObjectiveOut] = Field(
+        ..., description="company objectives, or those the unit owns or contributes to"
+    )
+    units: list[DashboardUnitOut] = Field(..., description="one row per unit one level down")
+    key_results: StatusCountsOut
+    progress: float | None = Field(..., description="weighted mean of the scope's KRs' progress")
+    at_risk: list[DashboardFindingOut] = Field(
+        ..., description="errors, then warnings, newest first"
+    )
+    dependencies: list[DependencyPairOut] = Field(..., description="pairs with the most trouble")
+    kpis: list[DashboardKPIOut]
+
+
+def _out(d: Dashboard) -> dict[str, Any]:
+    return {
+        "unit_id": d.unit.pk if d.unit is not None else None,
+        "cycle_ids": [c.pk for c in d.cycles],
+        "now": d.now,
+        "numbers_as_of": d.numbers_as_of,
+        "objective_count": d.objective_count,
+        "objectives": d.objectives,
+        "units": d.units,
+        "key_results": d.key_results,
+        "progress": d.progress,
+        "at_risk": d.at_risk,
+        "dependencies": d.dependencies,
+        "kpis": d.kpis,
+    }
+
+
+@router.get("/dashboard", response={200: DashboardOut, **ERRORS})
+def dashboard_get(request: HttpRequest, filters: Query[DashboardFilters]) -> dict[str, Any]:
+    me = current_person(request)
+    unit = access_unit(me, filters.unit) if filters.unit is not None else None
+    cycle = access_cycle(me, filters.cycle) if filters.cycle is not None else None
+    return _out(dashboard_of(me.organisation, unit=unit, cycle=cycle))
