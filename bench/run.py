@@ -631,6 +631,8 @@ def main(argv: list[str] | None = None) -> int:
                     )
                     result["load"] = _load(url, run_dir, args.load_seconds)
                 results.append(result)
+                # Partial results survive an interrupted run.
+                (run_dir / "partial.json").write_text(json.dumps(results, indent=2) + "\n")
                 a = measured["analysis"]
                 print(
                     f"[{time.perf_counter() - started:6.0f} s] {vendor} {size}: analysis "
@@ -661,6 +663,9 @@ def main(argv: list[str] | None = None) -> int:
         print(table)
         print(f"written: {base}.json, .md, .png ({record['seconds']} s in all)")
     finally:
+        partial = run_dir / "partial.json"
+        if partial.exists():
+            shutil.copy(partial, VAR / f"partial-{stamp}.json")
         shutil.rmtree(run_dir, ignore_errors=True)
         if "postgresql" in args.databases:
             import psycopg

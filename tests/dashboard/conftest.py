@@ -71,10 +71,20 @@ def board(org, units, cycle) -> dict[str, Any]:
     """Acme: Product (Web team, App team), Marketing and Support, with objectives, KRs in
     every status, findings, dependencies in every state and KPIs with points."""
     web = org_services.unit_create(
-        organisation=org, actor=None, name="Web team", key="web", kind="team", parent=units["product"]
+        organisation=org,
+        actor=None,
+        name="Web team",
+        key="web",
+        kind="team",
+        parent=units["product"],
     )
     app = org_services.unit_create(
-        organisation=org, actor=None, name="App team", key="app", kind="team", parent=units["product"]
+        organisation=org,
+        actor=None,
+        name="App team",
+        key="app",
+        kind="team",
+        parent=units["product"],
     )
     u = {**units, "web": web, "app": app}
 

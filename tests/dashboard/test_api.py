@@ -20,9 +20,7 @@ def api(client_in) -> Api:
 @pytest.fixture
 def globex(db):
     other = org_services.organisation_create(slug="globex", name="Globex")
-    unit = org_services.unit_create(
-        organisation=other, actor=None, name="Sales", kind="department"
-    )
+    unit = org_services.unit_create(organisation=other, actor=None, name="Sales", kind="department")
     today = dt.date.today()
     cycle = goals.cycle_create(
         organisation=other,

@@ -44,8 +44,16 @@ def test_company_dashboard(org, board, cycle):
     assert d.at_risk[0].unit_ids == [u["web"].pk]
 
     pairs = [
-        (p.requester_unit_name, p.provider_unit_name, p.requested, p.accepted, p.late)
-        + (p.declined, p.delivered, p.trouble)
+        (
+            p.requester_unit_name,
+            p.provider_unit_name,
+            p.requested,
+            p.accepted,
+            p.late,
+            p.declined,
+            p.delivered,
+            p.trouble,
+        )
         for p in d.dependencies
     ]
     assert pairs == [

@@ -127,9 +127,7 @@ def test_key_result_edits_move_the_roll_up(org, tree, incremental_only):
     assert_stored_is_live(org)
     assert KeyResult.objects.get(pk=tree["visits"].pk).status == "done"
     goals.key_result_update(key_result=tree["conversion"], actor=None, weight=4)
-    goals.key_result_update(
-        key_result=tree["crashes"], actor=None, due=tree["company"].cycle.start
-    )
+    goals.key_result_update(key_result=tree["crashes"], actor=None, due=tree["company"].cycle.start)
     assert_stored_is_live(org)
     goals.key_result_create(
         objective=tree["squad"], actor=None, title="Done already", kind="at_most", target=5
