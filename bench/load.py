@@ -1,7 +1,8 @@
 """Benchmark: sustained API load on loopback, from wrk, against several uvicorn workers.
 
     .venv/bin/python bench/load.py --database-url URL --org SLUG \
-        [--seconds 10] [--connections 16] [--workers 2] [--threads 2] [--data-dir DIR]
+        [--seconds 10] [--connections 16] [--workers 2] [--threads 2] [--conn-max-age N] \
+        [--data-dir DIR]
 
 The database must already hold organisation SLUG (the demo's `northwind`, or one made by
 `lockstep.synth.synth_generate`). `load_run` then
@@ -19,6 +20,11 @@ The database must already hold organisation SLUG (the demo's `northwind`, or one
    wrk script keeps the id of every check-in the server acknowledged (201);
 5. stops the server (SIGTERM to its process group, so in-flight requests finish) and counts,
    in another child, the organisation's check-in rows and how many acknowledged ids exist.
+
+`conn_max_age` None leaves LOCKSTEP_DB_CONN_MAX_AGE to the settings' default, as `lockstep
+serve` runs. Under ASGI every request runs in a thread of its own, so a persistent
+connection is never reused and PostgreSQL's connections pile up until "too many clients";
+pass 0 (`--conn-max-age 0`) to measure the server without that.
 
 `lost` is the acknowledged check-ins without a row (must be 0). `in_flight_at_stop` is the
 rows nobody saw acknowledged: requests wrk had sent when its time was up, which the server
@@ -159,7 +165,7 @@ def load_run(
     """Serve organisation `org_slug` with uvicorn, load it with wrk: reads, then check-ins.
 
     `conn_max_age` sets LOCKSTEP_DB_CONN_MAX_AGE for the server; None keeps the settings'
-    default, as `lockstep serve` runs.
+    default.
     """
     wrk = wrk_path()
     if not 1 <= threads <= connections:
@@ -192,8 +198,10 @@ def load_run(
             "seconds": duration,
             "conn_max_age": plan["conn_max_age"],
             "key_results": len(plan["key_results"]),
+            # The CPU is shared with whatever else runs; a busy machine shows here.
+            "nproc": os.cpu_count(),
+            "loadavg_before": [round(x, 2) for x in os.getloadavg()],
         }
-        acknowledged: list[str] = []
         try:
             with _server(env, workers, server_log) as base:
                 probe_rows = _probe(base, plan, headers, post_headers, reads, checkins)
@@ -211,17 +219,15 @@ def load_run(
                     work / "checkins",
                     capture_ids=True,
                 )
-                acknowledged = check_report["ids"]
-        finally:
-            # Also after a failure: the finishing child deletes the session it opened.
-            ids_file = work / "acknowledged.json"
-            ids_file.write_text(json.dumps(acknowledged))
-            counted = _child(
-                env,
-                "finish",
-                {"org": org_slug, "session_key": plan["session_key"], "ids_file": str(ids_file)},
-            )
-            report["server_log"] = _server_log(server_log, keep_in=data_dir)
+        except BaseException:
+            # Still delete the session, and keep the server's log if it holds a traceback.
+            with contextlib.suppress(Exception):
+                _server_log(server_log, keep_in=data_dir)
+            with contextlib.suppress(Exception):
+                _finish(env, org_slug, plan["session_key"], [], work)
+            raise
+        counted = _finish(env, org_slug, plan["session_key"], check_report["ids"], work)
+        report["server_log"] = _server_log(server_log, keep_in=data_dir)
         report["reads"] = {**_phase(read_out, read_report), "mix": _mix(reads)}
         rows_added = counted["checkins"] - plan["checkins"] - probe_rows
         phase = _phase(check_out, check_report)
@@ -233,6 +239,15 @@ def load_run(
             "in_flight_at_stop": rows_added - counted["found"],
         }
     return report
+
+
+def _finish(
+    env: dict[str, str], org_slug: str, session_key: str, ids: list[str], work: Path
+) -> dict[str, Any]:
+    ids_file = work / "acknowledged.json"
+    ids_file.write_text(json.dumps(ids))
+    args = {"org": org_slug, "session_key": session_key, "ids_file": str(ids_file)}
+    return _child(env, "finish", args)
 
 
 def _django_env(database_url: str, data_dir: Path, conn_max_age: int | None) -> dict[str, str]:

@@ -39,13 +39,13 @@ def test_company_dashboard(api, board, cycle):
     assert body["unit_id"] is None and body["cycle_ids"] == [cycle.pk]
     assert [o["key"] for o in body["objectives"]] == ["grow"]
     assert body["objectives"][0]["status"] == "off_track"
-    assert body["key_results"] == {
+    assert body["figures"]["objectives"] == 6 and body["figures"]["pending"] == 0
+    assert body["figures"]["key_results"] == {
         "not_started": 2,
         "on_track": 1,
         "at_risk": 1,
         "off_track": 1,
         "done": 2,
-        "unknown": 0,
         "total": 7,
     }
     assert [u["key"] for u in body["units"]] == ["marketing", "product", "support"]
@@ -61,7 +61,8 @@ def test_unit_and_cycle_filters(api, board, cycle):
     assert status == 200, body
     assert body["unit_id"] == product.pk
     assert [u["key"] for u in body["units"]] == ["app", "web"]
-    assert body["key_results"]["total"] == 3
+    assert body["figures"]["key_results"]["total"] == 4
+    assert body["units"][1]["figures"]["key_results"]["off_track"] == 1
 
 
 def test_another_organisations_unit_or_cycle_is_not_found(api, board, globex):

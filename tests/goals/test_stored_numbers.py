@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from lockstep.alignment import services as alignment
 from lockstep.goals import services as goals
-from lockstep.goals.models import KeyResult, Objective
+from lockstep.goals.models import KR_COUNT_FIELDS, KeyResult, Objective
 from lockstep.goals.selectors import kr_numbers, objective_numbers
 from lockstep.org import services as org_services
 
@@ -26,10 +26,14 @@ def assert_stored_is_live(org, at=None):
     krs = KeyResult.objects.filter(organisation=org, archived_at__isnull=True).select_related(
         "objective__cycle"
     )
+    counts = {o.pk: dict.fromkeys(KR_COUNT_FIELDS, 0) for o in objectives}
     for kr in krs:
         n = kr_numbers(kr, organisation=org, at=at)
         assert kr.progress == pytest.approx(n.progress, abs=1e-12), kr.key
         assert kr.status == n.status, kr.key
+        counts[kr.objective_id][f"kr_{n.status.value}"] += 1
+    for o in objectives:
+        assert {f: getattr(o, f) for f in KR_COUNT_FIELDS} == counts[o.pk], o.key
 
 
 @pytest.fixture
@@ -121,6 +125,28 @@ def test_check_ins_roll_up_through_every_level_and_both_parents(org, tree, incre
     assert (kr.progress, kr.status) == (1.0, "done")
 
 
+def test_many_feeders_of_every_status_off_the_chain(org, units, tree, incremental_only):
+    """A check-in on a company KR re-rolls the company objective from its feeders' stored
+    numbers, summed by status, whatever their number."""
+    cycle = tree["company"].cycle
+    for i, value in enumerate([None, 0, 10, 60, 100, 100, 30]):
+        feeder = goals.objective_create(
+            organisation=org,
+            actor=None,
+            cycle=cycle,
+            title=f"Feeder {i}",
+            owner_unit=units["support"],
+            parents=[(tree["company"], 0.5 + i)],
+        )
+        kr = goals.key_result_create(
+            objective=feeder, actor=None, title=f"F{i}", kind="increase", target=100
+        )
+        if value is not None:
+            goals.checkin_record(key_result=kr, actor=None, value=value, confidence=5)
+    goals.checkin_record(key_result=tree["revenue"], actor=None, value=50, confidence=5)
+    assert_stored_is_live(org)
+
+
 def test_key_result_edits_move_the_roll_up(org, tree, incremental_only):
     goals.checkin_record(key_result=tree["visits"], actor=None, value=2500, confidence=7)
     goals.key_result_update(key_result=tree["visits"], actor=None, target=2500)
@@ -182,7 +208,9 @@ def test_a_cycle_that_moves_moves_every_pace_line(org, tree, cycle, incremental_
 def test_the_full_refresh_fills_rows_the_bulk_path_left_empty(org, tree):
     goals.checkin_record(key_result=tree["visits"], actor=None, value=1000, confidence=6)
     KeyResult.objects.update(progress=None, status=None, numbers_at=None)
-    Objective.objects.update(progress=None, status=None, numbers_at=None)
+    Objective.objects.update(
+        progress=None, status=None, numbers_at=None, **dict.fromkeys(KR_COUNT_FIELDS)
+    )
     alignment.findings_refresh_full(org)
     assert_stored_is_live(org)
     org.refresh_from_db()
@@ -215,9 +243,23 @@ def test_incremental_refresh_computes_what_the_bulk_path_left_empty(org, tree, i
     goals.checkin_record(key_result=tree["csat"], actor=None, value=95, confidence=6)
     goals.checkin_record(key_result=tree["conversion"], actor=None, value=2, confidence=6)
     KeyResult.objects.filter(pk=tree["csat"].pk).update(progress=None, status=None)
-    Objective.objects.filter(pk=tree["squad"].pk).update(progress=None, status=None)
+    Objective.objects.filter(pk=tree["squad"].pk).update(
+        progress=None, status=None, **dict.fromkeys(KR_COUNT_FIELDS)
+    )
     goals.checkin_record(key_result=tree["crashes"], actor=None, value=30, confidence=6)
     assert_stored_is_live(org)
+
+
+def test_a_store_left_mostly_empty_is_filled_by_the_full_refresh(
+    org, tree, incremental_only, monkeypatch
+):
+    monkeypatch.setattr(goals, "CHAIN_MAX", 2)
+    KeyResult.objects.update(progress=None, status=None)
+    Objective.objects.update(progress=None, status=None, **dict.fromkeys(KR_COUNT_FIELDS))
+    goals.checkin_record(key_result=tree["revenue"], actor=None, value=10, confidence=6)
+    assert_stored_is_live(org)
+    org.refresh_from_db()
+    assert org.numbers_refreshed_at is not None
 
 
 def test_re_rolling_a_chain_costs_two_queries_whatever_its_depth(org, tree):

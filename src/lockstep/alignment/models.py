@@ -81,6 +81,11 @@ class Dependency(models.Model):
         indexes = [
             models.Index(fields=["organisation", "provider_unit", "state"]),
             models.Index(fields=["organisation", "requester_unit", "state"]),
+            # Dependency health on the dashboard: the pairs of a date range (covering).
+            models.Index(
+                fields=["organisation", "needed_by", "state", "requester_unit", "provider_unit"],
+                name="dependency_needed_by_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -204,6 +209,12 @@ class Finding(models.Model):
         indexes = [
             models.Index(fields=["organisation", "code"]),
             models.Index(fields=["organisation", "subject_type", "subject_id"]),
+            # The dashboard's at-risk list: the newest errors, then the newest warnings.
+            # (Read backwards: first_seen_at, id descending, as the list orders them.)
+            models.Index(
+                fields=["organisation", "severity", "first_seen_at", "id"],
+                name="finding_newest_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -30,8 +30,14 @@ class StatusCountsOut(Schema):
     at_risk: int
     off_track: int
     done: int
-    unknown: int = Field(..., description="key results whose numbers are not computed yet")
     total: int
+
+
+class FiguresOut(Schema):
+    objectives: int = Field(..., description="objectives owned or contributed to")
+    key_results: StatusCountsOut = Field(..., description="their own KRs by stored status")
+    progress: float | None = Field(..., description="mean stored progress of the objectives")
+    pending: int = Field(..., description="objectives whose numbers are not computed yet")
 
 
 class DashboardObjectiveOut(Schema):
@@ -52,9 +58,7 @@ class DashboardUnitOut(Schema):
     key: str
     name: str
     kind: str
-    objective_count: int = Field(..., description="objectives its subtree owns or contributes to")
-    key_results: StatusCountsOut = Field(..., description="KRs its subtree is accountable for")
-    progress: float | None = Field(..., description="weighted mean of those KRs' progress")
+    figures: FiguresOut = Field(..., description="of the unit and every unit below it")
 
 
 class DashboardFindingOut(Schema):
@@ -106,13 +110,11 @@ class DashboardOut(Schema):
     numbers_as_of: dt.datetime | None = Field(
         ..., description="when every stored progress and status was last recomputed"
     )
-    objective_count: int
     objectives: list[DashboardObjectiveOut] = Field(
         ..., description="company objectives, or those the unit owns or contributes to"
     )
+    figures: FiguresOut = Field(..., description="the whole scope")
     units: list[DashboardUnitOut] = Field(..., description="one row per unit one level down")
-    key_results: StatusCountsOut
-    progress: float | None = Field(..., description="weighted mean of the scope's KRs' progress")
     at_risk: list[DashboardFindingOut] = Field(
         ..., description="errors, then warnings, newest first"
     )
@@ -126,11 +128,9 @@ def _out(d: Dashboard) -> dict[str, Any]:
         "cycle_ids": [c.pk for c in d.cycles],
         "now": d.now,
         "numbers_as_of": d.numbers_as_of,
-        "objective_count": d.objective_count,
         "objectives": d.objectives,
+        "figures": d.figures,
         "units": d.units,
-        "key_results": d.key_results,
-        "progress": d.progress,
         "at_risk": d.at_risk,
         "dependencies": d.dependencies,
         "kpis": d.kpis,

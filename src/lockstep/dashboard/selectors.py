@@ -2,11 +2,17 @@
 
 What it shows (PRODUCT.md §6.3): the scope's objectives, one row per unit one level down,
 key-result status totals, the at-risk list, dependency health between units and the KPI
-panel. It reads only what is stored (objective and KR progress and status kept by
-goals.services, findings kept by alignment.services) and lets the database aggregate, so
-the number of queries is fixed and no query returns more rows than the page shows,
-whatever the size of the organisation. The unit tree is walked inside those queries by a
-recursive common table expression (SQLite and PostgreSQL alike), never loaded.
+panel. It reads only what is stored — each objective's rolled-up progress and status and
+the count of its own KRs at each status (kept by goals.services), the findings (kept by
+alignment.services) — and lets the database aggregate, so the number of queries is fixed
+and no query returns more rows than the page shows, whatever the size of the
+organisation. The unit tree is walked inside those queries by a recursive common table
+expression (SQLite and PostgreSQL alike), never loaded.
+
+The figures are objective-centred, like the heat map of units by objectives they feed: a
+unit's objectives are those it owns or contributes to, and its KR counts are those of the
+KRs of these objectives. Summing objectives rather than key results keeps the company
+view at tens of thousands of rows instead of hundreds of thousands.
 
 Stored statuses are as of their last refresh (docs/numbers.md, "Stored numbers");
 `numbers_as_of` says when the full refresh last ran.
@@ -22,7 +28,6 @@ from typing import Any
 from django.db import connection
 from django.db.models import (
     Case,
-    Count,
     Exists,
     F,
     IntegerField,
@@ -38,8 +43,7 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from lockstep.alignment.models import Dependency, Finding
-from lockstep.core.progress import Status
-from lockstep.goals.models import KPI, Cycle, KeyResult, KPIDataPoint, Objective
+from lockstep.goals.models import KPI, KR_COUNT_FIELDS, Cycle, KPIDataPoint, Objective
 from lockstep.goals.models import ObjectiveContributor as Contributor
 from lockstep.goals.selectors import org_tz
 from lockstep.org.models import Organisation, Unit
@@ -56,25 +60,27 @@ _WAITING = (Dependency.State.REQUESTED, Dependency.State.COUNTERED)
 
 @dataclass(frozen=True)
 class StatusCounts:
-    """Key results by stored status; `unknown` ones have no stored numbers yet."""
+    """Key results by stored status."""
 
     not_started: int = 0
     on_track: int = 0
     at_risk: int = 0
     off_track: int = 0
     done: int = 0
-    unknown: int = 0
 
     @property
     def total(self) -> int:
-        return (
-            self.not_started
-            + self.on_track
-            + self.at_risk
-            + self.off_track
-            + self.done
-            + self.unknown
-        )
+        return self.not_started + self.on_track + self.at_risk + self.off_track + self.done
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What a set of objectives adds up to."""
+
+    objectives: int = 0
+    key_results: StatusCounts = field(default_factory=StatusCounts)
+    progress: float | None = None  # mean stored progress of the objectives
+    pending: int = 0  # objectives without stored numbers yet (bulk rows before the refresh)
 
 
 @dataclass(frozen=True)
@@ -93,15 +99,13 @@ class ObjectiveRow:
 
 @dataclass(frozen=True)
 class UnitRow:
-    """A unit one level below the scope, with figures over its whole subtree."""
+    """A unit one level below the scope, with the figures of its whole subtree."""
 
     id: int
     key: str
     name: str
     kind: str
-    objective_count: int
-    key_results: StatusCounts
-    progress: float | None  # weighted mean of its KRs' stored progress; None without KRs
+    figures: Figures
 
 
 @dataclass(frozen=True)
@@ -171,14 +175,12 @@ class Dashboard:
     cycles: list[Cycle]
     now: dt.datetime
     numbers_as_of: dt.datetime | None  # the last full refresh of the stored numbers
-    objectives: list[ObjectiveRow]
-    objective_count: int
+    objectives: list[ObjectiveRow]  # at most OBJECTIVES_SHOWN
+    figures: Figures  # the whole scope
     units: list[UnitRow]
-    key_results: StatusCounts
-    progress: float | None
     at_risk: list[FindingRow]
     dependencies: list[DependencyPair]
-    kpis: list[KPIPanel] = field(default_factory=list)
+    kpis: list[KPIPanel]
 
 
 def _subtree_cte(organisation: Organisation, unit: Unit | None) -> tuple[str, list[Any]]:
@@ -204,9 +206,9 @@ def _subtree_cte(organisation: Organisation, unit: Unit | None) -> tuple[str, li
     return sql, params
 
 
-def _subtree_ids(unit: Unit) -> RawSQL:
+def _subtree_ids(organisation: Organisation, unit: Unit) -> RawSQL:
     """The ids of a unit and all units below it, as a subquery."""
-    cte, params = _subtree_cte(unit.organisation, unit)
+    cte, params = _subtree_cte(organisation, unit)
     return RawSQL(f"WITH RECURSIVE {cte} SELECT id FROM tree", params)
 
 
@@ -216,97 +218,71 @@ def _marks(values: list[Any]) -> str:
 
 def _unit_figures(
     organisation: Organisation, unit: Unit | None, cycle_ids: list[int]
-) -> tuple[dict[int | None, dict[str | None, tuple[int, float, float]]], dict[int | None, int]]:
-    """KR counts and progress sums by row and stored status, and objective counts by row.
+) -> dict[int | None, Figures]:
+    """The figures of each row (unit one level down) and, under None, of the whole scope.
 
-    One statement, so the unit tree is walked once: ("k", row, status, KRs, Σ weight·progress,
-    Σ weight) and ("o", row, NULL, objectives, 0, 0), where row NULL stands for the scope as
-    a whole (every objective counted once). A KR counts for the unit accountable for it, an
-    objective for its owner and its contributing units. Below a unit the walk drives every
-    join, so the cost follows the subtree; for the company the KRs of the cycles are read
-    once through a covering index (kr_dashboard_idx) and matched to their row.
+    One statement, so the unit tree is walked once. `scoped` pairs each objective of the
+    cycles with the units that own it or contribute to it; a row counts each of its
+    objectives once. Below a unit the walk drives every join, so the cost follows the
+    subtree; for the company every objective of the cycles is read once.
     """
     q = connection.ops.quote_name
-    kr, obj, contrib = (q(m._meta.db_table) for m in (KeyResult, Objective, Contributor))
+    obj, contrib = q(Objective._meta.db_table), q(Contributor._meta.db_table)
     cte, cte_params = _subtree_cte(organisation, unit)
     cycles = _marks(cycle_ids)
     live = f"o.cycle_id IN ({cycles}) AND o.archived_at IS NULL"
+    # What each objective adds: its stored numbers, carried along so nothing reads it twice.
+    numbers = ", ".join(["o.progress", "o.status", *(f"o.{c}" for c in KR_COUNT_FIELDS)])
+    columns = ", ".join(["progress", "status", *KR_COUNT_FIELDS])
     # The explicit CROSS JOINs fix SQLite's join order (PostgreSQL plans them freely).
     if unit is None:
         in_org = f"o.organisation_id = %s AND {live}"
         scoped = (
-            f"SELECT o.id, o.owner_unit_id FROM {obj} o WHERE {in_org} "
+            f"SELECT o.id, o.owner_unit_id, {numbers} FROM {obj} o WHERE {in_org} "
             "AND o.owner_unit_id IS NOT NULL UNION ALL "
-            f"SELECT c.objective_id, c.unit_id FROM {obj} o CROSS JOIN {contrib} c "
+            f"SELECT o.id, c.unit_id, {numbers} FROM {obj} o CROSS JOIN {contrib} c "
             f"WHERE c.objective_id = o.id AND {in_org}"
         )
         scoped_params = [organisation.pk, *cycle_ids, organisation.pk, *cycle_ids]
-        krs_sql = (
-            f"FROM {obj} o CROSS JOIN {kr} k LEFT JOIN tree t ON t.id = k.owner_unit_id "
-            f"WHERE {in_org} AND k.objective_id = o.id AND k.archived_at IS NULL"
-        )
-        krs_params = [organisation.pk, *cycle_ids]
-        # The company counts every objective of its cycles, whoever owns it.
-        whole = f"SELECT 'o', NULL, NULL, COUNT(*), 0, 0 FROM {obj} o WHERE {in_org}"
+        # The company holds every objective of its cycles, whoever owns it.
+        whole = f"SELECT {numbers} FROM {obj} o WHERE {in_org}"
         whole_params = [organisation.pk, *cycle_ids]
     else:
         scoped = (
-            f"SELECT o.id, o.owner_unit_id FROM tree t CROSS JOIN {obj} o "
+            f"SELECT o.id, o.owner_unit_id, {numbers} FROM tree t CROSS JOIN {obj} o "
             f"WHERE o.owner_unit_id = t.id AND {live} UNION ALL "
-            f"SELECT c.objective_id, c.unit_id FROM tree t CROSS JOIN {contrib} c "
+            f"SELECT o.id, c.unit_id, {numbers} FROM tree t CROSS JOIN {contrib} c "
             f"JOIN {obj} o ON o.id = c.objective_id WHERE c.unit_id = t.id AND {live}"
         )
         scoped_params = [*cycle_ids, *cycle_ids]
-        krs_sql = (
-            f"FROM tree t CROSS JOIN {kr} k JOIN {obj} o ON o.id = k.objective_id "
-            f"WHERE k.owner_unit_id = t.id AND k.archived_at IS NULL AND {live}"
-        )
-        krs_params = list(cycle_ids)
-        whole = "SELECT 'o', NULL, NULL, COUNT(DISTINCT s.oid), 0, 0 FROM scoped s"
+        whole = f"SELECT DISTINCT oid, {columns} FROM scoped"
         whole_params = []
+    sums = (
+        "COUNT(*), "
+        + ", ".join(f"COALESCE(SUM({c}), 0)" for c in KR_COUNT_FIELDS)
+        + ", COALESCE(SUM(progress), 0), COUNT(progress), COUNT(status)"
+    )
+    of_scoped = ", ".join(f"s.{c}" for c in columns.split(", "))
     sql = f"""
-        WITH RECURSIVE {cte}, scoped(oid, uid) AS ({scoped})
-        SELECT 'k', t.row_id, k.status, COUNT(*),
-               COALESCE(SUM(CASE WHEN k.progress IS NOT NULL THEN k.weight * k.progress END), 0),
-               COALESCE(SUM(CASE WHEN k.progress IS NOT NULL THEN k.weight END), 0)
-            {krs_sql}
-            GROUP BY t.row_id, k.status
+        WITH RECURSIVE {cte}, scoped(oid, uid, {columns}) AS ({scoped})
+        SELECT row_id, {sums}
+            FROM (SELECT DISTINCT t.row_id AS row_id, s.oid, {of_scoped}
+                  FROM scoped s JOIN tree t ON t.id = s.uid WHERE t.row_id IS NOT NULL) d
+            GROUP BY row_id
         UNION ALL
-        SELECT 'o', t.row_id, NULL, COUNT(DISTINCT s.oid), 0, 0
-            FROM scoped s JOIN tree t ON t.id = s.uid
-            WHERE t.row_id IS NOT NULL
-            GROUP BY t.row_id
-        UNION ALL
-        {whole}
+        SELECT NULL, {sums} FROM ({whole}) w
     """
-    params = [*cte_params, *scoped_params, *krs_params, *whole_params]
-    krs: dict[int | None, dict[str | None, tuple[int, float, float]]] = defaultdict(dict)
-    objectives: dict[int | None, int] = {}
+    out: dict[int | None, Figures] = {}
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        for tag, row, status, count, weighted, weight in cursor.fetchall():
-            if tag == "k":
-                krs[row][status] = (int(count), float(weighted), float(weight))
-            else:
-                objectives[row] = int(count)
-    return krs, objectives
-
-
-def _status_counts(by_status: dict[str | None, tuple[int, float, float]]) -> StatusCounts:
-    counts = {s.value: 0 for s in Status}
-    unknown = 0
-    for status, (n, _, _) in by_status.items():
-        if status in counts:
-            counts[status] += n
-        else:
-            unknown += n
-    return StatusCounts(**counts, unknown=unknown)
-
-
-def _mean_progress(by_status: dict[str | None, tuple[int, float, float]]) -> float | None:
-    weighted = sum(w for _, w, _ in by_status.values())
-    total = sum(t for _, _, t in by_status.values())
-    return weighted / total if total > 0 else None
+        cursor.execute(sql, [*cte_params, *scoped_params, *whole_params])
+        for row, count, *krs, progress, with_progress, with_status in cursor.fetchall():
+            out[row] = Figures(
+                objectives=int(count),
+                key_results=StatusCounts(*(int(n) for n in krs)),
+                progress=float(progress) / with_progress if with_progress else None,
+                pending=int(count) - int(with_status),
+            )
+    return out
 
 
 def _row_units(organisation: Organisation, unit: Unit | None) -> list[Unit]:
@@ -366,42 +342,64 @@ def _objectives(
 
 
 def _at_risk(organisation: Organisation, unit: Unit | None) -> list[FindingRow]:
-    """The newest errors, then the newest warnings, about units of the scope."""
-    found = Finding.objects.filter(organisation=organisation)
-    through = Finding.units.through
-    if unit is not None:
-        found = found.filter(
-            pk__in=Subquery(
-                through.objects.filter(unit_id__in=_subtree_ids(unit)).values("finding_id")
-            )
+    """The newest errors, then the newest warnings, about units of the scope.
+
+    One statement: per severity, the newest few read backwards along finding_newest_idx
+    (the company) or from the scope's own findings (below a unit, found through the units
+    they name, so a small unit never walks the organisation's findings).
+    """
+    q = connection.ops.quote_name
+    table, through = q(Finding._meta.db_table), q(Finding.units.through._meta.db_table)
+    columns = "f.id, f.code, f.severity, f.title, f.subject_type, f.subject_id, f.suggestion"
+    columns += ", f.first_seen_at"
+    params: list[Any] = []
+    if unit is None:
+        prefix = ""
+        source = f"{table} f WHERE f.organisation_id = %s AND"
+        source_params: list[Any] = [organisation.pk]
+    else:
+        cte, params = _subtree_cte(organisation, unit)
+        prefix = (
+            f"WITH RECURSIVE {cte}, about(id) AS (SELECT DISTINCT fu.finding_id "
+            f"FROM tree t CROSS JOIN {through} fu WHERE fu.unit_id = t.id) "
         )
-    fields = [
-        "id",
-        "code",
-        "severity",
-        "title",
-        "subject_type",
-        "subject_id",
-        "suggestion",
-        "first_seen_at",
-    ]
-    # One indexed, limited query per severity rather than one sort of every finding.
-    rows: list[dict[str, Any]] = []
-    for severity in (Finding.Severity.ERROR, Finding.Severity.WARNING):
-        rows += list(
-            found.filter(severity=severity)
-            .order_by("-first_seen_at", "-pk")
-            .values(*fields)[:FINDINGS_SHOWN]
+        source = f"about a CROSS JOIN {table} f WHERE f.id = a.id AND"
+        source_params = []
+    newest = (
+        f"SELECT * FROM (SELECT {columns} FROM {source} f.severity = %s "
+        f"ORDER BY f.first_seen_at DESC, f.id DESC LIMIT {FINDINGS_SHOWN})"
+    )
+    sql = f"{prefix}{newest} errors UNION ALL {newest} warnings"
+    severities = (Finding.Severity.ERROR.value, Finding.Severity.WARNING.value)
+    rows = list(
+        Finding.objects.raw(
+            sql, [*params, *source_params, severities[0], *source_params, severities[1]]
         )
+    )
+    # UNION ALL keeps no order of its own: errors first, newest first, as the subqueries read.
+    rows.sort(key=lambda f: (severities.index(f.severity), -f.first_seen_at.timestamp(), -f.pk))
     rows = rows[:FINDINGS_SHOWN]
     units: dict[int, list[int]] = defaultdict(list)
     for fid, uid in (
-        through.objects.filter(finding_id__in=[r["id"] for r in rows])
+        Finding.units.through.objects.filter(finding_id__in=[f.pk for f in rows])
         .order_by("unit_id")
         .values_list("finding_id", "unit_id")
     ):
         units[fid].append(uid)
-    return [FindingRow(**r, unit_ids=units[r["id"]]) for r in rows]
+    return [
+        FindingRow(
+            id=f.pk,
+            code=f.code,
+            severity=f.severity,
+            title=f.title,
+            subject_type=f.subject_type,
+            subject_id=f.subject_id,
+            suggestion=f.suggestion,
+            first_seen_at=f.first_seen_at,
+            unit_ids=units[f.pk],
+        )
+        for f in rows
+    ]
 
 
 def _dependency_health(
@@ -409,54 +407,64 @@ def _dependency_health(
 ) -> list[DependencyPair]:
     """Dependencies needed within the cycles, by (requester, provider) pair, most trouble first.
 
-    Grouped by unit ids and limited in the database; the few names come in one more query.
+    One statement, grouped and limited in the database (below a unit, driven from the
+    subtree through the requester and provider indexes); the names come in one more query.
     """
     S = Dependency.State
-    deps = Dependency.objects.filter(
-        organisation=organisation,
-        needed_by__gte=min(c.start for c in cycles),
-        needed_by__lte=max(c.end for c in cycles),
-    ).exclude(state=S.CANCELLED)
+    q, adapt = connection.ops.quote_name, connection.ops.adapt_datefield_value
+    table = q(Dependency._meta.db_table)
+    prefix, source = "", f"{table} d WHERE"
+    params: list[Any] = []
     if unit is not None:
         cte, params = _subtree_cte(organisation, unit)
-        table = connection.ops.quote_name(Dependency._meta.db_table)
         # Either side in the subtree, each side through its own index.
-        touching = RawSQL(
-            f"WITH RECURSIVE {cte} "
+        prefix = (
+            f"WITH RECURSIVE {cte}, touching(id) AS ("
             f"SELECT d.id FROM tree t CROSS JOIN {table} d WHERE d.requester_unit_id = t.id "
-            f"UNION SELECT d.id FROM tree t CROSS JOIN {table} d WHERE d.provider_unit_id = t.id",
-            params,
+            f"UNION SELECT d.id FROM tree t CROSS JOIN {table} d WHERE d.provider_unit_id = t.id) "
         )
-        deps = deps.filter(pk__in=touching)
-    late = Q(state=S.ACCEPTED, needed_by__lt=today)
-    rows = list(
-        deps.values("requester_unit_id", "provider_unit_id")
-        .annotate(
-            requested=Count("pk", filter=Q(state__in=_WAITING)),
-            accepted=Count("pk", filter=Q(state=S.ACCEPTED)),
-            late=Count("pk", filter=late),
-            declined=Count("pk", filter=Q(state=S.DECLINED)),
-            missed=Count("pk", filter=Q(state=S.MISSED)),
-            delivered=Count("pk", filter=Q(state=S.DELIVERED)),
-        )
-        .annotate(trouble=F("late") + F("declined") + F("missed"))
-        .order_by("-trouble", "-requested", "requester_unit_id", "provider_unit_id")[
-            :DEPENDENCY_PAIRS_SHOWN
-        ]
-    )
-    ids = {r["requester_unit_id"] for r in rows} | {r["provider_unit_id"] for r in rows}
+        source = f"touching x CROSS JOIN {table} d WHERE d.id = x.id AND"
+
+    def count(*states: str, late: bool = False) -> str:
+        # The states are the model's own constants, never input.
+        listed = ", ".join(f"'{state}'" for state in states)
+        when = f"d.state IN ({listed})" + (" AND d.needed_by < %s" if late else "")
+        return f"SUM(CASE WHEN {when} THEN 1 ELSE 0 END)"
+
+    requested = count(*_WAITING)
+    trouble = f"{count(S.ACCEPTED, late=True)} + {count(S.DECLINED, S.MISSED)}"
+    sql = f"""{prefix}
+        SELECT d.requester_unit_id, d.provider_unit_id, {requested}, {count(S.ACCEPTED)},
+               {count(S.ACCEPTED, late=True)}, {count(S.DECLINED)}, {count(S.MISSED)},
+               {count(S.DELIVERED)}
+            FROM {source} d.organisation_id = %s AND d.needed_by >= %s AND d.needed_by <= %s
+                AND d.state <> '{S.CANCELLED}'
+            GROUP BY d.requester_unit_id, d.provider_unit_id
+            ORDER BY {trouble} DESC, {requested} DESC, d.requester_unit_id, d.provider_unit_id
+            LIMIT {DEPENDENCY_PAIRS_SHOWN}
+    """
+    day = adapt(today)
+    first, last = adapt(min(c.start for c in cycles)), adapt(max(c.end for c in cycles))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, day, organisation.pk, first, last, day])
+        rows = cursor.fetchall()
+    ids = {r[0] for r in rows} | {r[1] for r in rows}
     names = dict(Unit.objects.filter(pk__in=ids).values_list("pk", "name"))
-    pairs = []
-    for r in rows:
-        row: dict[str, Any] = dict(r)
-        del row["trouble"]  # a property of the pair
-        pairs.append(
-            DependencyPair(
-                **row,
-                requester_unit_name=names[r["requester_unit_id"]],
-                provider_unit_name=names[r["provider_unit_id"]],
-            )
+    pairs = [
+        DependencyPair(
+            requester_unit_id=requester,
+            requester_unit_name=names[requester],
+            provider_unit_id=provider,
+            provider_unit_name=names[provider],
+            requested=int(requested),
+            accepted=int(accepted),
+            late=int(late_),
+            declined=int(declined),
+            missed=int(missed),
+            delivered=int(delivered),
         )
+        for requester, provider, requested, accepted, late_, declined, missed, delivered in rows
+    ]
     pairs.sort(
         key=lambda p: (-p.trouble, -p.requested, p.requester_unit_name, p.provider_unit_name)
     )
@@ -470,7 +478,7 @@ def _kpis(organisation: Organisation, unit: Unit | None) -> list[KPIPanel]:
         kpis = kpis.filter(
             Exists(
                 KPI.owner_units.through.objects.filter(
-                    kpi_id=OuterRef("pk"), unit_id__in=_subtree_ids(unit)
+                    kpi_id=OuterRef("pk"), unit_id__in=_subtree_ids(organisation, unit)
                 )
             )
         )
@@ -534,27 +542,10 @@ def dashboard_of(
     cycle_ids = [c.pk for c in cycles]
     today = timezone.localdate(now, timezone=org_tz(organisation))
     if cycles:
-        by_row, objective_counts = _unit_figures(organisation, unit, cycle_ids)
+        figures = _unit_figures(organisation, unit, cycle_ids)
         dependencies = _dependency_health(organisation, unit, cycles, today)
     else:
-        by_row, objective_counts, dependencies = {}, {}, []
-    everything: dict[str | None, tuple[int, float, float]] = {}
-    for by_status in by_row.values():
-        for status, (n, w, t) in by_status.items():
-            n0, w0, t0 = everything.get(status, (0, 0.0, 0.0))
-            everything[status] = (n0 + n, w0 + w, t0 + t)
-    units = [
-        UnitRow(
-            id=u.pk,
-            key=u.key,
-            name=u.name,
-            kind=u.kind,
-            objective_count=objective_counts.get(u.pk, 0),
-            key_results=_status_counts(by_row.get(u.pk, {})),
-            progress=_mean_progress(by_row.get(u.pk, {})),
-        )
-        for u in _row_units(organisation, unit)
-    ]
+        figures, dependencies = {}, []
     return Dashboard(
         organisation=organisation,
         unit=unit,
@@ -562,10 +553,11 @@ def dashboard_of(
         now=now,
         numbers_as_of=organisation.numbers_refreshed_at,
         objectives=_objectives(organisation, unit, cycle_ids),
-        objective_count=objective_counts.get(None, 0),
-        units=units,
-        key_results=_status_counts(everything),
-        progress=_mean_progress(everything),
+        figures=figures.get(None, Figures()),
+        units=[
+            UnitRow(u.pk, u.key, u.name, u.kind, figures.get(u.pk, Figures()))
+            for u in _row_units(organisation, unit)
+        ],
         at_risk=_at_risk(organisation, unit),
         dependencies=dependencies,
         kpis=_kpis(organisation, unit),

@@ -3,7 +3,18 @@
 from django.contrib import admin
 from django.http import HttpRequest
 
-from lockstep.goals.models import KPI, CheckIn, Cycle, Initiative, KeyResult, Objective
+from lockstep.goals.models import (
+    KPI,
+    KR_COUNT_FIELDS,
+    CheckIn,
+    Cycle,
+    Initiative,
+    KeyResult,
+    Objective,
+)
+
+# Stored numbers are kept by the services and the full refresh (docs/numbers.md).
+NUMBERS = ["progress", "status", "numbers_at"]
 
 
 @admin.register(Cycle)
@@ -17,6 +28,7 @@ class ObjectiveAdmin(admin.ModelAdmin):
     list_display = ["title", "key", "level", "state", "cycle", "owner_unit", "organisation"]
     list_filter = ["organisation", "level", "state"]
     search_fields = ["title", "key"]
+    readonly_fields = [*NUMBERS, *KR_COUNT_FIELDS]
 
 
 @admin.register(KeyResult)
@@ -24,6 +36,7 @@ class KeyResultAdmin(admin.ModelAdmin):
     list_display = ["title", "key", "kind", "start", "target", "current_value", "owner_unit"]
     list_filter = ["organisation", "kind", "commitment"]
     search_fields = ["title", "key"]
+    readonly_fields = NUMBERS
 
 
 @admin.register(CheckIn)

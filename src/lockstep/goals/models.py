@@ -46,6 +46,9 @@ class Cycle(models.Model):
 # Kept by goals.services on every write that moves them and by the full refresh; NULL
 # until first computed (rows written by the bulk path wait for the full refresh).
 STATUS_CHOICES = [(s.value, s.value) for s in Status]
+# An objective's stored counts of its own live KRs, one field per status, in this order.
+KR_COUNTED = [Status.NOT_STARTED, Status.ON_TRACK, Status.AT_RISK, Status.OFF_TRACK, Status.DONE]
+KR_COUNT_FIELDS = [f"kr_{s.value}" for s in KR_COUNTED]
 
 
 class Objective(models.Model):
@@ -76,9 +79,16 @@ class Objective(models.Model):
         Unit, blank=True, related_name="shared_objectives", through="ObjectiveContributor"
     )
     state = models.CharField(max_length=10, choices=State.choices, default=State.PUBLISHED)
-    # Stored roll-up (see STATUS_CHOICES above): weighted progress and combined status.
+    # Stored roll-up (see STATUS_CHOICES above): weighted progress and combined status, and
+    # how many of its own live KRs stand at each status, so dashboards sum objectives
+    # rather than scan key results.
     progress = models.FloatField(null=True, blank=True)
     status = models.CharField(max_length=12, choices=STATUS_CHOICES, null=True, blank=True)
+    kr_not_started = models.PositiveIntegerField(null=True, blank=True)
+    kr_on_track = models.PositiveIntegerField(null=True, blank=True)
+    kr_at_risk = models.PositiveIntegerField(null=True, blank=True)
+    kr_off_track = models.PositiveIntegerField(null=True, blank=True)
+    kr_done = models.PositiveIntegerField(null=True, blank=True)
     numbers_at = models.DateTimeField(null=True, blank=True)
     archived_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -89,7 +99,24 @@ class Objective(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["organisation", "key"], name="objective_key_unique")
         ]
-        indexes = [models.Index(fields=["organisation", "cycle"])]
+        indexes = [
+            models.Index(fields=["organisation", "cycle"]),
+            # The company dashboard's list: the company objectives of a cycle.
+            models.Index(fields=["organisation", "level", "cycle"], name="objective_level_idx"),
+            # The dashboard sums a cycle's objectives from this index alone (covering).
+            models.Index(
+                fields=[
+                    "organisation",
+                    "cycle",
+                    "archived_at",
+                    "owner_unit",
+                    "progress",
+                    "status",
+                    *KR_COUNT_FIELDS,
+                ],
+                name="objective_dashboard_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title

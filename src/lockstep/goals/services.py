@@ -6,6 +6,7 @@ the field and why, and nothing is written), and records exactly one activity eve
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -23,6 +24,8 @@ from lockstep.core.snapshot import CheckInSums
 from lockstep.errors import Conflict, ValidationFailed
 from lockstep.goals.models import (
     KPI,
+    KR_COUNT_FIELDS,
+    KR_COUNTED,
     CheckIn,
     ContributionLink,
     Cycle,
@@ -37,7 +40,6 @@ from lockstep.goals.selectors import (
     kr_due,
     kr_pace,
     margins_of,
-    objective_numbers,
     org_tz,
 )
 from lockstep.keys import is_valid_key, unique_key
@@ -199,12 +201,9 @@ def cycle_update(*, cycle: Cycle, actor: Person | None, **changes: Any) -> Cycle
         ).select_related("objective__cycle", "organisation"):
             key_result_sums_rebuild(kr)
     if moved or cycle.end.isoformat() != before["end"]:
-        # The pace line of every KR in the cycle moved with its dates.
-        numbers_refresh(
-            organisation=cycle.organisation,
-            objective_ids=list(cycle.objectives.values_list("pk", flat=True)),
-            recompute_krs=True,
-        )
+        # The pace line of every KR in the cycle moved with its dates: a rare change that
+        # restatuses a whole quarter, so the full refresh takes it.
+        numbers_refresh_full(cycle.organisation)
     event_record(
         organisation=cycle.organisation,
         actor=actor,
@@ -258,7 +257,7 @@ def _check_objective(organisation: Organisation, data: dict[str, Any]) -> None:
 
 def _without_numbers(data: dict[str, Any]) -> dict[str, Any]:
     """A row's snapshot without its stored numbers: derived, not what anyone changed."""
-    return {k: v for k, v in data.items() if k not in NUMBER_FIELDS}
+    return {k: v for k, v in data.items() if k not in {*NUMBER_FIELDS, *KR_COUNT_FIELDS}}
 
 
 def _objective_snapshot(objective: Objective) -> dict[str, Any]:
@@ -1026,44 +1025,58 @@ def kpi_point_record(
 # ---- stored numbers -------------------------------------------------------------------
 #
 # Key results and objectives store their progress and status (docs/numbers.md, "Stored
-# numbers") so a dashboard reads rows instead of rolling up the whole tree per request.
-# Status moves with the clock, so a stored status is the one computed at the row's last
-# refresh (`numbers_at`). Every write that moves a KR's numbers recomputes that KR and
-# re-rolls its objective and every ancestor through the contribution links; the full
-# refresh (alignment.services.findings_refresh_full) recomputes everything as of its run.
+# numbers") so a dashboard reads rows instead of rolling up the whole tree per request;
+# an objective also stores how many of its own live KRs stand at each status. Status moves
+# with the clock, so a stored status is the one computed at the row's last refresh
+# (`numbers_at`). Every write that moves a KR's numbers recomputes that KR and re-rolls its
+# objective and every ancestor through the contribution links; the full refresh
+# (alignment.services.findings_refresh_full) recomputes everything as of its run.
 
 NUMBER_FIELDS = ["progress", "status", "numbers_at"]
 # The KR fields whose change moves its progress, status or weight in the roll-up.
 NUMBER_INPUTS = frozenset({"kind", "start", "target", "steps", "weight", "due"})
-# Rows per UPDATE statement: 3 parameters a row stays far below SQLite's 32,766 variables.
-NUMBERS_BATCH = 5000
+# Rows per UPDATE statement: at most 7 parameters a row, far below SQLite's 32,766.
+NUMBERS_BATCH = 4000
+# An incremental refresh that has to pull in more objectives than this (a store the bulk
+# path left empty) runs the full refresh instead.
+CHAIN_MAX = 2000
 
-Numbers = tuple[float, str]
+# (progress, status) of a KR; (progress, status, KRs not started, on track, at risk, off
+# track, done) of an objective.
+KRStored = tuple[float, str]
+ObjectiveStored = tuple[float, str, int, int, int, int, int]
+
+_SQL_TYPES = {"progress": "double precision", "status": "varchar(12)"}
 
 
 def _numbers_write(
-    model: type[KeyResult] | type[Objective], numbers: dict[int, Numbers], now: dt.datetime
+    model: type[KeyResult] | type[Objective],
+    rows: dict[int, KRStored] | dict[int, ObjectiveStored],
+    now: dt.datetime,
 ) -> int:
-    """Store (progress, status) by id, stamped `now`, in batched UPDATE … FROM (VALUES …).
+    """Store the numbers by id, stamped `now`, in batched UPDATE … FROM (VALUES …).
 
     Linear in the rows written on SQLite (3.33+) and PostgreSQL alike, where bulk_update's
     CASE per row is quadratic per batch (minutes for the first refresh of 350,000 KRs).
     """
-    if not numbers:
+    if not rows:
         return 0
     q = connection.ops.quote_name
     table = q(model._meta.db_table)
+    columns = ["progress", "status", *(KR_COUNT_FIELDS if model is Objective else [])]
+    cast = ", ".join(f"CAST(%s AS {_SQL_TYPES.get(c, 'integer')})" for c in columns)
+    row = f"(CAST(%s AS bigint), {cast})"
+    sets = ", ".join(f"{q(c)} = v.{c}" for c in columns)
     stamp = connection.ops.adapt_datetimefield_value(now)
-    row = "(CAST(%s AS bigint), CAST(%s AS double precision), CAST(%s AS varchar(12)))"
-    items = list(numbers.items())
+    items = list(rows.items())
     with connection.cursor() as cursor:
         for at in range(0, len(items), NUMBERS_BATCH):
             batch = items[at : at + NUMBERS_BATCH]
             cursor.execute(
-                f"WITH v(id, progress, status) AS (VALUES {', '.join([row] * len(batch))}) "
-                f"UPDATE {table} SET {q('progress')} = v.progress, {q('status')} = v.status, "
-                f"{q('numbers_at')} = %s FROM v WHERE {table}.{q('id')} = v.id",
-                [*(x for pk, (p, s) in batch for x in (pk, p, s)), stamp],
+                f"WITH v(id, {', '.join(columns)}) AS (VALUES {', '.join([row] * len(batch))}) "
+                f"UPDATE {table} SET {sets}, {q('numbers_at')} = %s "
+                f"FROM v WHERE {table}.{q('id')} = v.id",
+                [*(x for pk, values in batch for x in (pk, *values)), stamp],
             )
     return len(items)
 
@@ -1093,47 +1106,13 @@ def _kr_numbers_set(
     return True
 
 
-def _chain_rows(objective_ids: Collection[int]) -> list[tuple[Any, ...]]:
-    """The objectives, all their ancestors, and the stored numbers of what feeds them.
-
-    One statement: a recursive walk up the contribution links (UNION, so a diamond or
-    a loop is visited once), then three kinds of rows, tagged:
-    ("o", objective, objective, its progress, its status, 1) for every objective walked;
-    ("l", parent, child, child's progress, child's status, link weight) for every link into one;
-    ("k", objective, kr, kr's progress, kr's status, kr weight) for its live KRs.
-    """
-    q = connection.ops.quote_name
-    obj, link, kr = (q(m._meta.db_table) for m in (Objective, ContributionLink, KeyResult))
-    weight = "CAST(1 AS double precision)"
-    marks = ", ".join(["%s"] * len(objective_ids))
-    sql = f"""
-        WITH RECURSIVE chain(id) AS (
-            SELECT id FROM {obj} WHERE id IN ({marks})
-            UNION
-            SELECT l.parent_id FROM {link} l JOIN chain c ON l.child_id = c.id
-        )
-        SELECT 'o', o.id, o.id, o.progress, o.status, {weight}
-            FROM chain JOIN {obj} o ON o.id = chain.id
-        UNION ALL
-        SELECT 'l', l.parent_id, l.child_id, c.progress, c.status, l.weight
-            FROM chain JOIN {link} l ON l.parent_id = chain.id JOIN {obj} c ON c.id = l.child_id
-        UNION ALL
-        SELECT 'k', k.objective_id, k.id, k.progress, k.status, k.weight
-            FROM chain JOIN {kr} k ON k.objective_id = chain.id
-            WHERE k.archived_at IS NULL
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, list(objective_ids))
-        return list(cursor.fetchall())
-
-
 def _krs_recompute(
     organisation: Organisation, krs: Iterable[KeyResult], now: dt.datetime
-) -> dict[int, Numbers]:
+) -> dict[int, KRStored]:
     """Recompute and store the given KRs (objective and cycle loaded); their new numbers."""
     tz = org_tz(organisation)
-    out: dict[int, Numbers] = {}
-    moved: dict[int, Numbers] = {}
+    out: dict[int, KRStored] = {}
+    moved: dict[int, KRStored] = {}
     for kr in krs:
         changed = _kr_numbers_set(kr, organisation, now, tz=tz)
         assert kr.progress is not None and kr.status is not None
@@ -1144,12 +1123,122 @@ def _krs_recompute(
     return out
 
 
+def _objectives_numbers(
+    objectives: Iterable[int],
+    krs: list[KRScore],
+    links: list[Link],
+    feeders: Iterable[KRScore] = (),
+) -> dict[int, ObjectiveStored]:
+    """Roll-up (core.rollup) and own-KR status counts of the objectives; `feeders` are
+    items that weigh in the roll-up like a KR but are not counted as one."""
+    ids = list(objectives)
+    rolled = roll_up(ids, [*krs, *feeders], links)
+    counts: dict[int, list[int]] = {oid: [0] * len(KR_COUNTED) for oid in ids}
+    for kr in krs:
+        own = counts.get(int(str(kr.objective)))
+        if own is not None and kr.status in KR_COUNTED:
+            own[KR_COUNTED.index(kr.status)] += 1
+    return {
+        oid: (rolled[oid].progress, rolled[oid].status.value, *counts[oid])  # type: ignore[misc]
+        for oid in ids
+    }
+
+
+def _objectives_store(
+    numbers: dict[int, ObjectiveStored], stored: dict[int, tuple[Any, ...]], now: dt.datetime
+) -> int:
+    """Write the objectives whose numbers differ from what is stored; how many."""
+    return _numbers_write(
+        Objective, {oid: n for oid, n in numbers.items() if stored.get(oid) != n}, now
+    )
+
+
+@dataclasses.dataclass
+class _Chain:
+    """What re-rolling a chain of objectives reads (see _chain_read)."""
+
+    # Its objectives' stored numbers, and the links between them.
+    stored: dict[int, tuple[Any, ...]] = dataclasses.field(default_factory=dict)
+    links: list[Link] = dataclasses.field(default_factory=list)
+    # Objectives off the chain feeding one on it, summed by parent and status:
+    # (parent, status, Σ link weight, Σ link weight x progress).
+    feeders: list[tuple[int, str, float, float]] = dataclasses.field(default_factory=list)
+    # Feeders without stored numbers yet.
+    empty: set[int] = dataclasses.field(default_factory=set)
+    # Live KRs of its objectives: (objective, KR, progress, status, weight).
+    krs: list[tuple[int, int, float | None, str | None, float]] = dataclasses.field(
+        default_factory=list
+    )
+
+
+def _chain_read(objective_ids: Collection[int]) -> _Chain:
+    """The objectives and all their ancestors with their stored numbers, and what feeds them.
+
+    One statement: a recursive walk up the contribution links (UNION, so a diamond is
+    visited once), then rows tagged "o" (an objective walked), "l" (a link between two of
+    them), "f" (the feeders off the chain of one of them, summed by status: a company
+    objective fed by thousands of objectives costs five rows, not thousands) and "k" (a
+    live KR of one of them). Feeders without numbers (status NULL) take a second query,
+    which only rows of the bulk path not yet refreshed need.
+    """
+    q = connection.ops.quote_name
+    obj, link, kr = (q(m._meta.db_table) for m in (Objective, ContributionLink, KeyResult))
+    counts = ", ".join(f"o.{c}" for c in KR_COUNT_FIELDS)
+    no_counts = ", ".join(["NULL"] * len(KR_COUNT_FIELDS))
+    walk = f"""
+        WITH RECURSIVE chain(id) AS (
+            SELECT id FROM {obj} WHERE id IN ({", ".join(["%s"] * len(objective_ids))})
+            UNION
+            SELECT l.parent_id FROM {link} l JOIN chain c ON l.child_id = c.id
+        )"""
+    # A feeder counts as without numbers unless it has both.
+    status = "CASE WHEN c.progress IS NULL THEN NULL ELSE c.status END"
+    feeders = (
+        f"FROM chain JOIN {link} l ON l.parent_id = chain.id "
+        f"JOIN {obj} c ON c.id = l.child_id WHERE l.child_id NOT IN (SELECT id FROM chain)"
+    )
+    sql = f"""{walk}
+        SELECT 'o', o.id, o.id, o.progress, o.status, CAST(1 AS double precision), {counts}
+            FROM chain JOIN {obj} o ON o.id = chain.id
+        UNION ALL
+        SELECT 'l', l.parent_id, l.child_id, NULL, NULL, l.weight, {no_counts}
+            FROM chain JOIN {link} l ON l.parent_id = chain.id
+            WHERE l.child_id IN (SELECT id FROM chain)
+        UNION ALL
+        SELECT 'f', l.parent_id, NULL, SUM(l.weight * c.progress), {status}, SUM(l.weight),
+               {no_counts}
+            {feeders}
+            GROUP BY l.parent_id, {status}
+        UNION ALL
+        SELECT 'k', k.objective_id, k.id, k.progress, k.status, k.weight, {no_counts}
+            FROM chain JOIN {kr} k ON k.objective_id = chain.id
+            WHERE k.archived_at IS NULL
+    """
+    chain = _Chain()
+    unfinished = False
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(objective_ids))
+        for tag, owner, item, progress, kind, weight, *kr_counts in cursor.fetchall():
+            if tag == "o":
+                chain.stored[owner] = (progress, kind, *kr_counts)
+            elif tag == "l":
+                chain.links.append(Link(item, owner, weight))
+            elif tag == "f" and kind is None:
+                unfinished = True
+            elif tag == "f":
+                chain.feeders.append((owner, kind, weight, progress))
+            else:
+                chain.krs.append((owner, item, progress, kind, weight))
+        if unfinished:
+            cursor.execute(
+                f"{walk} SELECT l.child_id {feeders} AND {status} IS NULL", list(objective_ids)
+            )
+            chain.empty = {child for (child,) in cursor.fetchall()}
+    return chain
+
+
 def numbers_refresh(
-    *,
-    organisation: Organisation,
-    objective_ids: Collection[int],
-    now: dt.datetime | None = None,
-    recompute_krs: bool = False,
+    *, organisation: Organisation, objective_ids: Collection[int], now: dt.datetime | None = None
 ) -> None:
     """Re-roll the stored numbers of these objectives and of all their ancestors.
 
@@ -1157,86 +1246,51 @@ def numbers_refresh(
     own live KRs and of the objectives feeding it; a feeder off the chain counts with its
     stored numbers, as it did in the live roll-up when they were computed. One read and at
     most one write, whatever the depth of the chain or the size of the organisation.
-    Call it after the KRs that changed have stored their own numbers (`_kr_numbers_set`),
-    or with `recompute_krs` to recompute every live KR of the given objectives first (a
-    cycle that moved). Rows written by the bulk path carry no numbers yet: those met on
-    the way are computed live here rather than counted as zero.
+    Call it after the KRs that changed have stored their own numbers (`_kr_numbers_set`).
+    Rows written by the bulk path carry no numbers until the full refresh: those met on
+    the way are computed here (a KR from its row, a feeder by joining the chain), never
+    counted as zero; if that would pull in more than CHAIN_MAX objectives, the full
+    refresh runs instead.
     """
-    ids = set(objective_ids)
-    if not ids:
+    seeds = set(objective_ids)
+    if not seeds:
         return
     now = now or timezone.now()
-    if recompute_krs:
-        _krs_recompute(
-            organisation,
-            KeyResult.objects.filter(objective_id__in=ids, archived_at__isnull=True)
-            .select_related("objective__cycle")
-            .order_by(),
-            now,
-        )
-    stored: dict[int, tuple[float | None, str | None]] = {}
-    kr_rows: list[tuple[int, int, float | None, str | None, float]] = []
-    link_rows: list[tuple[int, int, float | None, str | None, float]] = []
-    for tag, owner, item, progress, status, weight in _chain_rows(ids):
-        if tag == "o":
-            stored[owner] = (progress, status)
-        elif tag == "l":
-            link_rows.append((owner, item, progress, status, weight))
-        else:
-            kr_rows.append((owner, item, progress, status, weight))
+    chain = _chain_read(seeds)
+    while chain.empty:
+        seeds |= chain.empty
+        if len(seeds) > CHAIN_MAX:
+            numbers_refresh_full(organisation, now=now)
+            return
+        chain = _chain_read(seeds)
 
-    missing_krs = [item for _, item, p, s, _ in kr_rows if p is None or s is None]
-    fresh_krs = (
+    missing = [kr_id for _, kr_id, p, s, _ in chain.krs if p is None or s is None]
+    fresh = (
         _krs_recompute(
             organisation,
-            KeyResult.objects.filter(pk__in=missing_krs).select_related("objective__cycle"),
+            KeyResult.objects.filter(pk__in=missing).select_related("objective__cycle"),
             now,
         )
-        if missing_krs
+        if missing
         else {}
     )
-    feeders = {child for _, child, _, _, _ in link_rows if child not in stored}
-    missing_feeders = [
-        c for _, c, p, s, _ in link_rows if c in feeders and (p is None or s is None)
-    ]
-    fresh_feeders: dict[int, Numbers] = {}
-    if missing_feeders:
-        live = objective_numbers(missing_feeders, organisation=organisation, at=now)
-        fresh_feeders = {oid: (n.progress, n.status.value) for oid, n in live.items()}
-        _objectives_store(fresh_feeders, {oid: (None, None) for oid in fresh_feeders}, now)
-
     scores = []
-    for objective, kr_id, progress, status, weight in kr_rows:
-        p, s = fresh_krs.get(kr_id) or (progress, status)
+    for objective, kr_id, progress, status, weight in chain.krs:
+        p, s = fresh.get(kr_id) or (progress, status)
         assert p is not None and s is not None
         scores.append(KRScore(objective, weight, p, Status(s)))
-    links = []
-    for parent, child, progress, status, weight in link_rows:
-        links.append(Link(child, parent, weight))
-        if child in feeders:
-            # Off the chain: the feeder enters with its stored numbers, as a one-item roll-up
-            # (weight 1) that core.rollup returns unchanged.
-            p, s = fresh_feeders.get(child) or (progress, status)
-            assert p is not None and s is not None
-            scores.append(KRScore(child, 1.0, p, Status(s)))
-    rolled = roll_up(stored, scores, links)
-    _objectives_store(
-        {oid: (rolled[oid].progress, rolled[oid].status.value) for oid in stored}, stored, now
-    )
-
-
-def _objectives_store(
-    numbers: dict[int, Numbers],
-    stored: dict[int, tuple[float | None, str | None]],
-    now: dt.datetime,
-) -> int:
-    """Write the objectives whose numbers differ from what is stored; how many."""
-    moved = {oid: n for oid, n in numbers.items() if stored.get(oid) != n}
-    return _numbers_write(Objective, moved, now)
+    # The feeders of one status enter as one item of their summed weight and weighted mean
+    # progress: the same weighted mean and the same worst status for core.rollup.
+    feeders = [
+        KRScore(parent, weight, weighted / weight, Status(status))
+        for parent, status, weight, weighted in chain.feeders
+    ]
+    numbers = _objectives_numbers(chain.stored, scores, chain.links, feeders)
+    _objectives_store(numbers, chain.stored, now)
 
 
 def numbers_refresh_full(organisation: Organisation, *, now: dt.datetime | None = None) -> int:
-    """Recompute every stored progress and status of the organisation as of `now`.
+    """Recompute every stored progress, status and KR count of the organisation as of `now`.
 
     Reads three column lists (live KRs, objectives, links), never model rows; rolls up in
     memory (core.rollup, linear in objectives + KRs + links); then, in one short
@@ -1249,7 +1303,7 @@ def numbers_refresh_full(organisation: Organisation, *, now: dt.datetime | None 
     tz, margins = org_tz(organisation), margins_of(organisation)
     kr_rows = KeyResult.objects.filter(organisation=organisation, archived_at__isnull=True)
     scores: list[KRScore] = []
-    krs_moved: dict[int, Numbers] = {}
+    krs_moved: dict[int, KRStored] = {}
     for (
         pk,
         objective_id,
@@ -1295,9 +1349,9 @@ def numbers_refresh_full(organisation: Organisation, *, now: dt.datetime | None 
         if (stored_progress, stored_status) != (progress, status.value):
             krs_moved[pk] = (progress, status.value)
     stored = {
-        pk: (p, s)
-        for pk, p, s in Objective.objects.filter(organisation=organisation).values_list(
-            "pk", "progress", "status"
+        pk: tuple(rest)
+        for pk, *rest in Objective.objects.filter(organisation=organisation).values_list(
+            "pk", "progress", "status", *KR_COUNT_FIELDS
         )
     }
     links = [
@@ -1306,8 +1360,7 @@ def numbers_refresh_full(organisation: Organisation, *, now: dt.datetime | None 
             child__organisation=organisation
         ).values_list("child_id", "parent_id", "weight")
     ]
-    rolled = roll_up(stored, scores, links)
-    numbers = {oid: (rolled[oid].progress, rolled[oid].status.value) for oid in stored}
+    numbers = _objectives_numbers(stored, scores, links)
 
     with transaction.atomic():
         # Check-ins and edits since the read stored fresher numbers than this run has.
