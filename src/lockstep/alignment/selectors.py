@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
@@ -110,8 +111,8 @@ def snapshot_of(
 ) -> Snapshot:
     """The organisation (or the named part of it) as plain data, in a fixed number of queries.
 
-    None means "all"; a partial snapshot also holds the objectives of the KRs it holds and
-    every unit, cycle and KPI (small tables), so the engine can name things.
+    None means "all"; a partial snapshot also holds the objectives of the KRs it holds,
+    every cycle, and the units and KPIs its rows name, so the engine can name things.
     """
     org = organisation
     krs_q = KeyResult.objects.filter(organisation=org, archived_at__isnull=True)
@@ -191,12 +192,32 @@ def snapshot_of(
         dep_q = dep_q.filter(pk__in=dependency_ids)
     dep_rows = list(dep_q.values(*DEP_FIELDS))
 
-    kpis = KPI.objects.filter(organisation=org, archived_at__isnull=True).prefetch_related(
-        "owner_units"
+    partial = any(
+        ids is not None for ids in (kr_ids, objective_ids, initiative_ids, dependency_ids)
     )
-    endorsements = Review.objects.filter(objective_id__in=obj_pks).values_list(
-        "objective_id", "unit_id", "state"
+    kpi_q = KPI.objects.filter(organisation=org, archived_at__isnull=True)
+    if partial:
+        kpi_q = kpi_q.filter(pk__in={r[13] for r in kr_rows if r[13] is not None})
+    kpi_rows = list(kpi_q.values_list("id", "key", "name"))
+    kpi_owners: dict[int, list[int]] = {}
+    for kid, uid in KPI.owner_units.through.objects.filter(
+        kpi_id__in=[k[0] for k in kpi_rows]
+    ).values_list("kpi_id", "unit_id"):
+        kpi_owners.setdefault(kid, []).append(uid)
+    endorsements = list(
+        Review.objects.filter(objective_id__in=obj_pks).values_list(
+            "objective_id", "unit_id", "state"
+        )
     )
+    unit_q = Unit.objects.filter(organisation=org, archived_at__isnull=True)
+    if partial:
+        # A partial snapshot serves rules that only name units: after a check-in in a
+        # 20,000-unit organisation, reading every unit would cost more than the rest.
+        unit_q = unit_q.filter(
+            pk__in=_units_named(
+                kr_rows, co_owners, obj_rows, contributors, init_rows, dep_rows, kpi_owners
+            )
+        )
 
     return Snapshot(
         now=now or timezone.now(),
@@ -211,7 +232,7 @@ def snapshot_of(
                 u["weekly_capacity"],
                 u["capacity_unit"],
             )
-            for u in Unit.objects.filter(organisation=org, archived_at__isnull=True).values(
+            for u in unit_q.values(
                 "id", "key", "name", "parent_id", "weekly_capacity", "capacity_unit"
             )
         ),
@@ -309,14 +330,34 @@ def snapshot_of(
             for d in dep_rows
         ),
         kpis=tuple(
-            KPISnap(k.pk, k.key, k.name, tuple(sorted(u.pk for u in k.owner_units.all())))
-            for k in kpis
+            KPISnap(kid, key, name, tuple(sorted(kpi_owners.get(kid, ()))))
+            for kid, key, name in kpi_rows
         ),
         endorsements=tuple(
             Endorsement(oid, uid, state == Review.State.ENDORSED)
             for oid, uid, state in endorsements
         ),
     )
+
+
+def _units_named(
+    kr_rows: list[tuple[Any, ...]],
+    co_owners: dict[int, list[int]],
+    obj_rows: list[dict[str, Any]],
+    contributors: dict[int, list[int]],
+    init_rows: list[dict[str, Any]],
+    dep_rows: list[dict[str, Any]],
+    kpi_owners: dict[int, list[int]],
+) -> set[int]:
+    """Every unit a partial snapshot's rows refer to."""
+    ids = {r[11] for r in kr_rows} | {o["owner_unit_id"] for o in obj_rows}
+    ids |= {i["owner_unit_id"] for i in init_rows}
+    ids |= {d[f] for d in dep_rows for f in ("requester_unit_id", "provider_unit_id")}
+    for group in (co_owners, contributors, kpi_owners):
+        for units in group.values():
+            ids.update(units)
+    ids.discard(None)
+    return ids
 
 
 def _item_filter(prefix: str, refs: Iterable[Ref]) -> Q:
@@ -339,7 +380,7 @@ def risk_scope(organisation: Organisation, start: Ref) -> RiskScope:
 
     One query per step of depth; only live dependencies count.
     """
-    live = Dependency.objects.filter(organisation=organisation, state__in=OPEN_STATES)
+    live = Dependency.objects.filter(organisation=organisation, state__in=OPEN_STATES).order_by()
     down: set[Ref] = {start}
     frontier: set[Ref] = {start}
     dep_ids: set[int] = set()

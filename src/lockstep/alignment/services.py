@@ -534,20 +534,6 @@ class Scope:
             self.subjects is None or f.subject in self.subjects
         )
 
-    def q(self) -> Q:
-        q = Q()
-        if self.codes is not None:
-            q &= Q(code__in=self.codes)
-        if self.subjects is not None:
-            by_kind: dict[str, list[int]] = {}
-            for kind, pk in self.subjects:
-                by_kind.setdefault(kind, []).append(pk)
-            subj = Q(pk__in=[])
-            for kind, pks in by_kind.items():
-                subj |= Q(subject_type=kind, subject_id__in=pks)
-            q &= subj
-        return q
-
 
 # Id lists sent to the database are cut to this size: SQLite's default build allows
 # 32,766 variables per statement.
@@ -578,6 +564,35 @@ def _values(f: engine.Finding) -> tuple[Any, ...]:
     )
 
 
+def _stored_in_scope(
+    organisation: Organisation, scopes: list[Scope]
+) -> tuple[dict[str, tuple[Any, ...]], list[int] | None]:
+    """The stored findings inside the scopes, by key, and their ids (None: the whole org).
+
+    A scope naming subjects is read kind by kind on the (organisation, subject) index: the
+    check-in path runs this on every check-in, and one OR-ed filter made the database scan.
+    """
+    # No ORDER BY: the model's ordering led SQLite to walk the severity index instead.
+    rows = Finding.objects.filter(organisation=organisation).order_by()
+    columns = ("pk", "key", "first_seen_at", *_FIELDS)
+    if any(s.codes is None and s.subjects is None for s in scopes):
+        return {r[1]: r for r in rows.values_list(*columns)}, None
+    stored: dict[str, tuple[Any, ...]] = {}
+    for s in scopes:
+        q = rows if s.codes is None else rows.filter(code__in=s.codes)
+        if s.subjects is None:
+            stored.update((r[1], r) for r in q.values_list(*columns))
+            continue
+        by_kind: dict[str, list[int]] = {}
+        for kind, pk in s.subjects:
+            by_kind.setdefault(kind, []).append(pk)
+        for kind, pks in by_kind.items():
+            for start in range(0, len(pks), CHUNK):
+                part = q.filter(subject_type=kind, subject_id__in=pks[start : start + CHUNK])
+                stored.update((r[1], r) for r in part.values_list(*columns))
+    return stored, [r[0] for r in stored.values()]
+
+
 def _store(organisation: Organisation, found: list[engine.Finding], scopes: list[Scope]) -> None:
     """Replace the stored findings inside the scopes by those found; keep first-seen times.
 
@@ -587,18 +602,18 @@ def _store(organisation: Organisation, found: list[engine.Finding], scopes: list
     """
     now = timezone.now()
     keep = [f for f in found if any(s.holds(f) for s in scopes)]
-    rows = Finding.objects.filter(organisation=organisation)
-    if not any(s.codes is None and s.subjects is None for s in scopes):
-        # (An empty Q() would vanish from an OR, so the whole-organisation scope skips it.)
-        in_scope = Q(pk__in=[])
-        for s in scopes:
-            in_scope |= s.q()
-        rows = rows.filter(in_scope)
+    stored, ids = _stored_in_scope(organisation, scopes)
     through = Finding.units.through
-    stored = {r[1]: r for r in rows.values_list("pk", "key", "first_seen_at", *_FIELDS)}
     units_of: dict[int, set[int]] = {}
-    for fid, uid in through.objects.filter(finding__in=rows).values_list("finding_id", "unit_id"):
-        units_of.setdefault(fid, set()).add(uid)
+    if ids is None:
+        links = through.objects.filter(finding__organisation=organisation)
+        for fid, uid in links.values_list("finding_id", "unit_id"):
+            units_of.setdefault(fid, set()).add(uid)
+    else:
+        for start in range(0, len(ids), CHUNK):
+            links = through.objects.filter(finding_id__in=ids[start : start + CHUNK])
+            for fid, uid in links.values_list("finding_id", "unit_id"):
+                units_of.setdefault(fid, set()).add(uid)
 
     drop: list[int] = []
     write: list[tuple[engine.Finding, dt.datetime]] = []
@@ -613,7 +628,13 @@ def _store(organisation: Organisation, found: list[engine.Finding], scopes: list
             write.append((f, row[2]))
     for start in range(0, len(drop), CHUNK):
         Finding.objects.filter(pk__in=drop[start : start + CHUNK]).delete()
-    rows.update(last_seen_at=now)
+    if ids is None:
+        Finding.objects.filter(organisation=organisation).update(last_seen_at=now)
+    else:
+        gone = set(drop)
+        seen = [pk for pk in ids if pk not in gone]
+        for start in range(0, len(seen), CHUNK):
+            Finding.objects.filter(pk__in=seen[start : start + CHUNK]).update(last_seen_at=now)
     made = Finding.objects.bulk_create(
         [
             Finding(
