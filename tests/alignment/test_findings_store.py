@@ -272,3 +272,24 @@ def test_api_likely_miss_agrees_with_the_finding(client_in, org, units, plan):
 
     engine = kr_assessment(snapshot_of(org))[plan["visits"].pk]
     assert kr["forecast_progress"] == pytest.approx(engine.forecast_progress)
+
+
+def test_snapshot_reads_aware_checkin_times_and_only_named_units(org, units, plan):
+    from lockstep.alignment.selectors import snapshot_of
+
+    moment = timezone.now() - dt.timedelta(hours=3)
+    goals.checkin_record(key_result=plan["visits"], actor=None, value=10, confidence=6, at=moment)
+    whole = snapshot_of(org)
+    kr = next(k for k in whole.krs if k.id == plan["visits"].pk)
+    # The driver's cursor is read directly: the time must come back aware and unchanged.
+    assert kr.last_checkin_at == moment and kr.last_checkin_at.utcoffset() is not None
+    assert {u.id for u in whole.units} == {u.pk for u in units.values()} | {
+        u.id for u in whole.units if u.parent_id is None
+    }
+    part = snapshot_of(org, kr_ids={plan["visits"].pk}, initiative_ids=(), dependency_ids=())
+    named = {plan["visits"].owner_unit_id} | {
+        o.owner_unit_id for o in part.objectives if o.owner_unit_id
+    }
+    named |= {u for o in part.objectives for u in o.contributor_ids}
+    assert {u.id for u in part.units} == named
+    assert len(part.units) < len(whole.units)

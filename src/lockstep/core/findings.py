@@ -45,6 +45,7 @@ from lockstep.core.snapshot import (
     ObjectiveSnap,
     Ref,
     Snapshot,
+    cyclic_gc_paused,
 )
 
 
@@ -57,7 +58,7 @@ class Severity(StrEnum):
 _SEVERITY_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: built by the hundred thousand (see snapshot.py)
 class Finding:
     """A problem the engine found, with the evidence and what to do about it."""
 
@@ -72,7 +73,7 @@ class Finding:
     links: tuple[Ref, ...]  # every item the explanation mentions, subject first
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: built by the hundred thousand (see snapshot.py)
 class KRAssessment:
     """Where a key result stands today and where its trend leads by its due date."""
 
@@ -274,8 +275,11 @@ class _Index:
         o = self.objectives.get(kr.objective_id)
         return None if o is None else self.cycles.get(o.cycle_id)
 
+    def progress(self, kr: KRSnap) -> float:
+        return kr_progress(kr.kind, kr.start, kr.target, kr.current_value)
+
     def is_done(self, kr: KRSnap) -> bool:
-        return kr_progress(kr.kind, kr.start, kr.target, kr.current_value) >= 1.0
+        return self.progress(kr) >= 1.0
 
     def committed_krs_served(self, item: Ref | None) -> list[KRSnap]:
         """The live committed KRs that `item` is (a KR) or drives (an initiative)."""
@@ -324,6 +328,15 @@ class _Index:
                 f"it; it was needed by {d.needed_by}, {_days(overdue)} ago"
             )
         return reasons
+
+    def is_too_late(self, d: DependencySnap) -> bool:
+        """Whether `too_late` has a reason, without writing it (asked of every dependency)."""
+        if d.state not in _OPEN_DEPENDENCY:
+            return False
+        due = self.item_due(d.provider_item)
+        if due is not None and due > d.needed_by:
+            return True
+        return d.state == DependencyState.ACCEPTED and d.needed_by < self.today
 
     def age(self, moment: dt.datetime) -> dt.timedelta:
         """Time elapsed from `moment` (naive: read in the snapshot's zone) to now."""
@@ -733,7 +746,7 @@ def _risk_roots(ix: _Index) -> dict[Ref, str]:
             bad[("dependency", d.id)] = "declined"
         elif d.state == DependencyState.MISSED:
             bad[("dependency", d.id)] = "missed"
-        elif ix.too_late(d):
+        elif ix.is_too_late(d):
             bad[("dependency", d.id)] = "too late"
     return bad
 
@@ -900,7 +913,10 @@ def _stale_checkin(ix: _Index) -> Iterator[Finding]:
     tz = ix.snap.tz
     for kr in ix.live_krs:
         cycle = ix.cycle_of(kr)
-        if cycle is None or not (cycle.start <= ix.today <= kr.due) or ix.is_done(kr):
+        if cycle is None or not (cycle.start <= ix.today <= kr.due):
+            continue
+        a = ix.assessments.get(kr.id)
+        if (a.progress if a is not None else ix.progress(kr)) >= 1.0:
             continue
         cadence = dt.timedelta(days=kr.cadence_days)
         owner = ix.unit(kr.owner_unit_id)
@@ -1264,9 +1280,10 @@ def analyse(snapshot: Snapshot, *, codes: Collection[str] | None = None) -> list
     unknown = [c for c in chosen if c not in _RULES]
     if unknown:
         raise ValueError(f"unknown finding codes: {', '.join(unknown)}")
-    ix = _Index(snapshot)
-    found = [f for code in chosen for f in _RULES[code](ix)]
-    found.sort(key=lambda f: (_SEVERITY_ORDER[f.severity], f.code, f.key))
+    with cyclic_gc_paused():
+        ix = _Index(snapshot)
+        found = [f for code in chosen for f in _RULES[code](ix)]
+        found.sort(key=lambda f: (_SEVERITY_ORDER[f.severity], f.code, f.key))
     return found
 
 

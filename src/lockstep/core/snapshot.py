@@ -8,13 +8,20 @@ items that can depend on each other are named by `Ref` ("kr", 7), ("initiative",
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from lockstep.core.progress import Commitment, KRKind, Margins
 
 Ref = tuple[str, int]
+
+# The rows below are treated as immutable but not declared frozen: a frozen dataclass
+# sets each field through object.__setattr__, about ten times slower to build, and a
+# 350,000-KR snapshot builds over a million rows (2-3 s of the full analysis).
 
 
 class DependencyState(StrEnum):
@@ -27,7 +34,7 @@ class DependencyState(StrEnum):
     CANCELLED = "cancelled"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class UnitSnap:
     id: int
     key: str
@@ -37,7 +44,7 @@ class UnitSnap:
     capacity_unit: str = "hours"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class CycleSnap:
     id: int
     key: str
@@ -45,7 +52,7 @@ class CycleSnap:
     end: dt.date
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ObjectiveSnap:
     id: int
     key: str
@@ -58,7 +65,7 @@ class ObjectiveSnap:
     parents: tuple[tuple[int, float], ...] = ()  # (parent objective id, link weight)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class CheckInSums:
     """Running sums of a KR's check-ins, t in days since its cycle start, for least squares."""
 
@@ -69,7 +76,7 @@ class CheckInSums:
     stv: float = 0.0
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class KRSnap:
     id: int
     key: str
@@ -91,7 +98,7 @@ class KRSnap:
     sums: CheckInSums = field(default_factory=CheckInSums)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class InitiativeSnap:
     id: int
     title: str
@@ -101,7 +108,7 @@ class InitiativeSnap:
     due: dt.date | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class DependencySnap:
     """Unit `requester` needs `title` from unit `provider` by `needed_by`."""
 
@@ -118,7 +125,7 @@ class DependencySnap:
     answered_at: dt.datetime | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class KPISnap:
     id: int
     key: str
@@ -126,7 +133,7 @@ class KPISnap:
     owner_unit_ids: tuple[int, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Endorsement:
     """A peer unit's answer to a draft objective's review: endorsed or not (yet)."""
 
@@ -161,3 +168,21 @@ class Snapshot:
     dependencies: tuple[DependencySnap, ...] = ()
     kpis: tuple[KPISnap, ...] = ()
     endorsements: tuple[Endorsement, ...] = ()
+
+
+@contextlib.contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a snapshot or its findings are built.
+
+    Building a 350,000-KR snapshot allocates millions of small acyclic objects; each
+    allocation burst triggers collections that re-scan the whole, growing heap, which cost
+    a third of the analysis time. Reference counting still frees everything as usual.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
