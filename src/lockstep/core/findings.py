@@ -866,9 +866,36 @@ def _upstream_suggestion(ix: _Index, root: Ref) -> str:
     )
 
 
+def _relied_units(ix: _Index) -> dict[int, set[int]]:
+    """Per objective, the units it may rely on (co-owners, live dependencies' providers).
+
+    One pass over co-owned KRs and dependencies; a superset of what _bubble_goal reports,
+    so an objective absent here, or relying only on endorsers, needs no closer look.
+    """
+    out: dict[int, set[int]] = defaultdict(set)
+    for kr in ix.snap.krs:
+        if kr.co_owner_ids:
+            out[kr.objective_id].update(kr.co_owner_ids)
+    for d in ix.snap.dependencies:
+        if d.state in _NOT_RELIED_ON or d.requester_item is None:
+            continue
+        kind, item_id = d.requester_item
+        if kind == "kr" and (kr := ix.krs.get(item_id)) is not None:
+            out[kr.objective_id].add(d.provider_unit_id)
+        elif kind == "initiative" and (i := ix.initiatives.get(item_id)) is not None:
+            for kr_id in i.kr_ids:
+                if (kr := ix.krs.get(kr_id)) is not None:
+                    out[kr.objective_id].add(d.provider_unit_id)
+    return out
+
+
 def _bubble_goal(ix: _Index) -> Iterator[Finding]:
+    relied_units = _relied_units(ix)
     for o in ix.snap.objectives:
         if o.state != "published":
+            continue
+        # Most objectives are endorsed by all they rely on: decide before writing evidence.
+        if all(u == o.owner_unit_id or (o.id, u) in ix.endorsed for u in relied_units[o.id]):
             continue
         relied: dict[int, list[str]] = defaultdict(list)
         links: list[Ref] = []
