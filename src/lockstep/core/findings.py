@@ -880,12 +880,15 @@ def _relied_units(ix: _Index) -> dict[int, set[int]]:
         if d.state in _NOT_RELIED_ON or d.requester_item is None:
             continue
         kind, item_id = d.requester_item
-        if kind == "kr" and (kr := ix.krs.get(item_id)) is not None:
-            out[kr.objective_id].add(d.provider_unit_id)
-        elif kind == "initiative" and (i := ix.initiatives.get(item_id)) is not None:
-            for kr_id in i.kr_ids:
-                if (kr := ix.krs.get(kr_id)) is not None:
-                    out[kr.objective_id].add(d.provider_unit_id)
+        if kind == "kr":
+            kr_ids: Iterable[int] = (item_id,)
+        elif (i := ix.initiatives.get(item_id)) is not None:
+            kr_ids = i.kr_ids
+        else:
+            continue
+        for kr_id in kr_ids:
+            if (served := ix.krs.get(kr_id)) is not None:
+                out[served.objective_id].add(d.provider_unit_id)
     return out
 
 
