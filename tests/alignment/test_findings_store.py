@@ -293,3 +293,23 @@ def test_snapshot_reads_aware_checkin_times_and_only_named_units(org, units, pla
     named |= {u for o in part.objectives for u in o.contributor_ids}
     assert {u.id for u in part.units} == named
     assert len(part.units) < len(whole.units)
+
+
+def test_full_refresh_through_the_bulk_path_stores_the_same_rows(org, units, plan, monkeypatch):
+    goals.checkin_record(key_result=plan["visits"], actor=None, value=1, confidence=2)
+
+    def rows():
+        return sorted(
+            (f.key, f.title, f.explanation, f.links, sorted(f.units.values_list("pk", flat=True)))
+            for f in Finding.objects.filter(organisation=org)
+        )
+
+    Finding.objects.filter(organisation=org).delete()
+    align.findings_refresh_full(org)
+    ordinary = rows()
+    Finding.objects.filter(organisation=org).delete()
+    monkeypatch.setattr(align, "BULK_FROM", 1)
+    align.findings_refresh_full(org)
+    assert len(ordinary) >= 2 and rows() == ordinary
+    # Ids handed out by the bulk path leave the sequence where the next ordinary row fits.
+    goals.checkin_record(key_result=plan["visits"], actor=None, value=2, confidence=9)
