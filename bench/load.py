@@ -22,9 +22,10 @@ The database must already hold organisation SLUG (the demo's `northwind`, or one
    in another child, the organisation's check-in rows and how many acknowledged ids exist.
 
 `conn_max_age` None leaves LOCKSTEP_DB_CONN_MAX_AGE to the settings' default, as `lockstep
-serve` runs. Under ASGI every request runs in a thread of its own, so a persistent
-connection is never reused and PostgreSQL's connections pile up until "too many clients";
-pass 0 (`--conn-max-age 0`) to measure the server without that.
+serve` runs. On PostgreSQL the server uses its connection pool (LOCKSTEP_DB_POOL_*, see the
+README), which ignores it; with LOCKSTEP_DB_POOL=0 in the environment a value above 0
+shows why the pool is there: under ASGI every request runs in a thread of its own, so a
+persistent connection is never reused and connections pile up until "too many clients".
 
 `lost` is the acknowledged check-ins without a row (must be 0). `in_flight_at_stop` is the
 rows nobody saw acknowledged: requests wrk had sent when its time was up, which the server
@@ -197,6 +198,7 @@ def load_run(
             "threads": threads,
             "seconds": duration,
             "conn_max_age": plan["conn_max_age"],
+            "pool": plan["pool"],
             "key_results": len(plan["key_results"]),
             # The CPU is shared with whatever else runs; a busy machine shows here.
             "nproc": os.cpu_count(),
@@ -594,6 +596,7 @@ def _child_prepare(org_slug: str, margin_seconds: float) -> dict[str, Any]:
     return {
         "vendor": connection.vendor,
         "conn_max_age": connection.settings_dict["CONN_MAX_AGE"],
+        "pool": connection.settings_dict["OPTIONS"].get("pool"),
         "username": user.get_username(),
         "person_id": person.pk,
         "session_key": session.session_key,

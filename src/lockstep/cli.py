@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -214,6 +215,44 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_checkins(args: argparse.Namespace) -> int:
+    from lockstep.errors import LockstepError
+    from lockstep.goals.imports import checkins_import_csv
+    from lockstep.plans import PlanError
+
+    org = _organisation(args.org)
+    try:
+        with (
+            open(args.file, encoding="utf-8-sig", newline="")
+            if args.file != "-"
+            else contextlib.nullcontext(sys.stdin)
+        ) as stream:
+            result = checkins_import_csv(
+                organisation=org, text_or_stream=stream, actor=None, findings=not args.numbers_only
+            )
+    except OSError as exc:
+        raise SystemExit(f"lockstep: cannot read {args.file}: {exc.strerror}") from None
+    except PlanError as exc:
+        for problem in exc.problems:
+            print(f"{args.file}: {problem}", file=sys.stderr)
+        return 1
+    except LockstepError as exc:
+        print(f"lockstep: {exc.message}", file=sys.stderr)
+        return 1
+    steps = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in result.timings.items())
+    print(
+        f"Imported {result.checkins:,} check-ins on {result.key_results:,} key results "
+        f"in {result.timings['total']:.1f} s ({steps})"
+    )
+    if not args.numbers_only and not result.findings_refreshed:
+        print(
+            "lockstep: the check-ins are stored, but refreshing the findings failed; "
+            "run `lockstep check` (do not import the file again)",
+            file=sys.stderr,
+        )
+    return 0
+
+
 def _print_findings(rows: list[dict[str, Any]], fmt: str) -> None:
     if fmt == "json":
         print(json.dumps(rows, indent=2, default=str))
@@ -252,6 +291,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_synth(args: argparse.Namespace) -> int:
     """Generate a synthetic organisation through the bulk path, then compute its findings."""
     from lockstep.alignment.services import findings_refresh_full
+    from lockstep.bulk import tables_analyze
     from lockstep.org.models import Organisation
     from lockstep.synth import PROFILES, synth_generate
 
@@ -266,6 +306,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
     )
     org = Organisation.objects.get(slug=args.slug)
     found = findings_refresh_full(org)
+    # The first refresh writes every row's numbers and all findings: analyse those too.
+    tables_analyze()
     print(json.dumps({**stats.as_dict(), "findings": len(found)}, indent=2, default=str))
     return 0
 
@@ -316,6 +358,19 @@ def parser() -> argparse.ArgumentParser:
     im.add_argument("file", help="the CSV file, or - for standard input")
     im.add_argument("--org", help="organisation slug (default: the only one)")
     im.set_defaults(func=cmd_import)
+
+    ic = sub.add_parser(
+        "import-checkins",
+        help="import check-ins from CSV (key_result, at, value, confidence, note); atomic",
+    )
+    ic.add_argument("file", help="the CSV file, or - for standard input")
+    ic.add_argument("--org", help="organisation slug (default: the only one)")
+    ic.add_argument(
+        "--numbers-only",
+        action="store_true",
+        help="refresh stored progress and status; leave the findings to the next full refresh",
+    )
+    ic.set_defaults(func=cmd_import_checkins)
 
     ck = sub.add_parser(
         "check", help="run the alignment engine on a plan file or the database; exit 1 on errors"

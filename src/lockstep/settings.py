@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 
@@ -11,8 +13,12 @@ BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(os.environ.get("LOCKSTEP_DATA_DIR", Path.cwd() / "var"))
 
 
+def _flag_in(env: Mapping[str, str], name: str, default: bool) -> bool:
+    return env.get(name, str(default)).strip().lower() in {"1", "true", "yes", "on"}
+
+
 def _flag(name: str, default: bool) -> bool:
-    return os.environ.get(name, str(default)).strip().lower() in {"1", "true", "yes", "on"}
+    return _flag_in(os.environ, name, default)
 
 
 DEBUG = _flag("LOCKSTEP_DEBUG", False)
@@ -74,23 +80,46 @@ TEMPLATES = [
 ]
 
 _default_sqlite = f"sqlite:///{DATA_DIR / 'lockstep.sqlite3'}"
-DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("LOCKSTEP_DATABASE_URL", _default_sqlite),
-        conn_max_age=int(os.environ.get("LOCKSTEP_DB_CONN_MAX_AGE", "60")),
+
+
+def database_from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    """The default database from LOCKSTEP_DATABASE_URL and the LOCKSTEP_DB_* variables."""
+    db: dict[str, Any] = dict(
+        dj_database_url.parse(env.get("LOCKSTEP_DATABASE_URL", _default_sqlite))
     )
-}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL lets readers run beside the writer; IMMEDIATE takes the write lock at BEGIN so
-    # concurrent writers queue instead of failing with "database is locked" mid-transaction.
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"]["OPTIONS"] = {
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
-        "transaction_mode": "IMMEDIATE",
-        "timeout": 20,
-    }
-    if not str(DATABASES["default"]["NAME"]).startswith(":memory:"):
-        Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        # WAL lets readers run beside the writer; IMMEDIATE takes the write lock at BEGIN so
+        # concurrent writers queue instead of failing with "database is locked" mid-transaction.
+        db["CONN_MAX_AGE"] = 0
+        db["OPTIONS"] = {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        }
+    elif db["ENGINE"] == "django.db.backends.postgresql" and _flag_in(
+        env, "LOCKSTEP_DB_POOL", True
+    ):
+        # Under uvicorn every sync view runs in a thread of its own, so a persistent
+        # connection (CONN_MAX_AGE > 0) is never reused and PostgreSQL's connections pile
+        # up until "too many clients". A per-process psycopg pool hands connections from
+        # thread to thread instead; Django returns them at the end of each request, which
+        # needs CONN_MAX_AGE 0. Past max_size a request waits up to `timeout` seconds.
+        db["CONN_MAX_AGE"] = 0
+        db.setdefault("OPTIONS", {})["pool"] = {
+            "min_size": int(env.get("LOCKSTEP_DB_POOL_MIN", "2")),
+            "max_size": int(env.get("LOCKSTEP_DB_POOL_MAX", "10")),
+            "timeout": float(env.get("LOCKSTEP_DB_POOL_TIMEOUT", "20")),
+        }
+    else:
+        db["CONN_MAX_AGE"] = int(env.get("LOCKSTEP_DB_CONN_MAX_AGE", "0"))
+    return db
+
+
+DATABASES = {"default": database_from_env(os.environ)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" and not str(
+    DATABASES["default"]["NAME"]
+).startswith(":memory:"):
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

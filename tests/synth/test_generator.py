@@ -9,10 +9,12 @@ from collections import Counter, defaultdict
 import pytest
 from django.db import connection
 from django.db.models import F
+from django.test.utils import CaptureQueriesContext
 
 from lockstep.activity.models import ActivityEvent
 from lockstep.alignment.models import Dependency, Finding, Review
 from lockstep.alignment.services import findings_refresh_full
+from lockstep.bulk import bulk_insert, tables_analyze
 from lockstep.core.progress import KRKind
 from lockstep.core.rollup import find_cycle
 from lockstep.core.snapshot import DependencyState
@@ -308,3 +310,43 @@ def test_elapsed_weeks_must_lie_inside_the_quarter(db):
     with pytest.raises(ValidationFailed) as err:
         synth_generate(slug="late", krs=100, now=NOW, elapsed_weeks=13)
     assert err.value.fields[0].field == "elapsed_weeks"
+
+
+def test_every_written_table_is_analysed_once_committed(db, monkeypatch):
+    from lockstep.synth import generator
+
+    written, analysed = [], []
+
+    def recording_insert(model, rows):
+        written.append(model)
+        return bulk_insert(model, rows)
+
+    def recording_analyze(tables):
+        assert not connection.savepoint_ids  # after synth's own transaction, not inside it
+        analysed.append(list(tables))
+        tables_analyze(tables)
+
+    monkeypatch.setattr(generator, "bulk_insert", recording_insert)
+    monkeypatch.setattr(generator, "tables_analyze", recording_analyze)
+    with CaptureQueriesContext(connection) as ctx:
+        synth_generate(slug="analysed", krs=60, now=NOW)
+    assert analysed == [list(generator.WRITTEN)]
+    assert set(written) <= set(generator.WRITTEN)
+    statements = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith("ANALYZE")]
+    if connection.vendor == "postgresql":
+        assert len(statements) == 1 and '"goals_keyresult"' in statements[0]
+    else:
+        assert statements == []  # SQLite keeps no statistics to go stale
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner statistics")
+def test_postgresql_knows_the_table_sizes_after_synth(synth):
+    stats, _ = synth
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT c.reltuples, s.last_analyze FROM pg_class c "
+            "JOIN pg_stat_user_tables s ON s.relid = c.oid WHERE c.relname = 'goals_checkin'"
+        )
+        reltuples, last_analyze = cursor.fetchone()
+    assert reltuples == stats.checkins and last_analyze is not None

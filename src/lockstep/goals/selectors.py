@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.db.models import Prefetch, QuerySet
@@ -182,17 +182,70 @@ def objective_numbers(
     )
     out: dict[int, ObjectiveNumbers] = {}
     for oid, start, end in windows:
-        expected = expected_progress(
-            at, day_start(start, tz), day_start(end + dt.timedelta(days=1), tz)
-        )
-        shares = {int(str(k)): v for k, v in unit_shares(by_objective.get(oid, [])).items()}
         out[oid] = ObjectiveNumbers(
             progress=rolled[oid].progress,
-            expected=expected,
+            expected=_cycle_pace(start, end, tz, at),
             status=rolled[oid].status,
-            unit_shares=shares,
+            unit_shares=_shares(by_objective.get(oid, [])),
         )
     return out
+
+
+def objective_numbers_stored(
+    objectives: Sequence[Objective], *, organisation: Organisation, at: dt.datetime | None = None
+) -> dict[int, ObjectiveNumbers]:
+    """The numbers of objectives for lists: stored progress and status, in two queries.
+
+    The objectives must come with their cycle (`objectives_query`). Progress and status are
+    the stored roll-up, as of `numbers_at` (docs/numbers.md); the pace line is today's; unit
+    shares weigh the stored progress of each objective's own live KRs. An objective the
+    store has not reached yet (bulk rows before their first full refresh) rolls up live.
+    """
+    at = at or timezone.now()
+    tz = org_tz(organisation)
+    stored = {
+        o.pk: (o, o.progress, Status(o.status))
+        for o in objectives
+        if o.numbers_at is not None and o.progress is not None and o.status is not None
+    }
+    krs = list(
+        KeyResult.objects.filter(objective_id__in=stored, archived_at__isnull=True).values_list(
+            "pk", "objective_id", "weight", "progress", "owner_unit_id"
+        )
+    )
+    co_owners: dict[int, set[int]] = defaultdict(set)
+    for kr_id, unit_id in KeyResult.co_owners.through.objects.filter(
+        keyresult__objective_id__in=stored, keyresult__archived_at__isnull=True
+    ).values_list("keyresult_id", "unit_id"):
+        co_owners[kr_id].add(unit_id)
+    by_objective: dict[int, list[KRScore]] = defaultdict(list)
+    for kr_id, oid, weight, progress, owner_unit_id in krs:
+        if progress is None:  # a KR the store has not reached: its objective goes live
+            stored.pop(oid, None)
+            continue
+        owners = co_owners[kr_id] | ({owner_unit_id} if owner_unit_id else set())
+        # Unit shares weigh progress only; the status is not read, any value does.
+        by_objective[oid].append(KRScore(oid, weight, progress, Status.ON_TRACK, frozenset(owners)))
+    out = objective_numbers(
+        [o.pk for o in objectives if o.pk not in stored], organisation=organisation, at=at
+    )
+    for oid, (o, progress, status) in stored.items():
+        out[oid] = ObjectiveNumbers(
+            progress=progress,
+            expected=_cycle_pace(o.cycle.start, o.cycle.end, tz, at),
+            status=status,
+            unit_shares=_shares(by_objective.get(oid, [])),
+        )
+    return out
+
+
+def _cycle_pace(start: dt.date, end: dt.date, tz: dt.tzinfo, at: dt.datetime) -> float:
+    """An objective's expected progress at `at`: the pace line through its cycle."""
+    return expected_progress(at, day_start(start, tz), day_start(end + dt.timedelta(days=1), tz))
+
+
+def _shares(scores: list[KRScore]) -> dict[int, float]:
+    return {int(str(k)): v for k, v in unit_shares(scores).items()}
 
 
 def objectives_query(organisation: Organisation) -> QuerySet[Objective]:

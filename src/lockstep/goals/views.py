@@ -82,7 +82,7 @@ def objective_list(request: HttpRequest, me: Person) -> HttpResponse:
     if unit_id is not None:
         rows = rows.filter(Q(owner_unit_id=unit_id) | Q(contributors__id=unit_id)).distinct()
     objectives = list(rows.order_by("cycle__start", "title"))
-    numbers = selectors.objective_numbers([o.pk for o in objectives], organisation=org)
+    numbers = selectors.objective_numbers_stored(objectives, organisation=org)
     context = page_context(
         me,
         "objectives",

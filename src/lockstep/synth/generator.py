@@ -22,7 +22,8 @@ through `core.forecast.days_since` and `sums_add`. No activity event is recorded
 one `organisation.synthesised` event is written at the end, directly rather than through
 `activity.services.event_record`, so that the findings store's subscriber does not run a
 full analysis inside the generator. Call `alignment.services.findings_refresh_full`
-afterwards to store the findings.
+afterwards to store the findings. On PostgreSQL the written tables are analysed once
+committed (`bulk.tables_analyze`), so the planner sees their real sizes.
 
 Everything is planned in memory first from one `random.Random(seed)` consumed in a fixed
 order, then written; so the same seed, size, `now`, `weeks` and time zone give the same
@@ -47,7 +48,7 @@ from django.utils import timezone
 
 from lockstep.activity.models import ActivityEvent
 from lockstep.alignment.models import Dependency, Review
-from lockstep.bulk import bulk_insert, ids_reserve
+from lockstep.bulk import bulk_insert, ids_reserve, tables_analyze
 from lockstep.core.forecast import cycle_origin, days_since, sums_add
 from lockstep.core.progress import Commitment, KRKind
 from lockstep.core.snapshot import CheckInSums, DependencyState
@@ -69,6 +70,28 @@ from lockstep.synth import names
 from lockstep.synth.names import Metric
 
 MIN_KRS = 60
+# Every table `_write` fills, for ANALYZE once they are written.
+WRITTEN: tuple[type[models.Model], ...] = (
+    Organisation,
+    Unit,
+    Person,
+    Membership,
+    Cycle,
+    KPI,
+    KPI.owner_units.through,
+    KPIDataPoint,
+    Objective,
+    ObjectiveContributor,
+    ContributionLink,
+    KeyResult,
+    KeyResult.co_owners.through,
+    CheckIn,
+    Initiative,
+    Initiative.key_results.through,
+    Dependency,
+    Review,
+    ActivityEvent,
+)
 # Every objective gets this many key results, and each unit this many objectives a quarter.
 KRS_PER_OBJECTIVE = (3, 5)
 OBJECTIVES_PER_UNIT = (3, 5)
@@ -305,7 +328,10 @@ def synth_generate(
     with transaction.atomic():
         if Organisation.objects.filter(slug=slug).exists():
             raise ValidationFailed.on("slug", f"{slug!r} is already used")
-        return _write(plan, timezone_name, began)
+        stats = _write(plan, timezone_name, began)
+    # Once the rows are committed, so the planner's statistics count them (bulk.py).
+    tables_analyze(WRITTEN)
+    return stats
 
 
 # ---- planning ---------------------------------------------------------------------------
