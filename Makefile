@@ -43,7 +43,7 @@ bench-smoke: install
 
 ## make bench-planet: the full analysis of a 1,000,000-KR organisation on SQLite
 bench-planet: install
-	$(BIN)/python bench/run.py --sizes planet --databases sqlite --runs 1 --checkins 50 --no-load
+	$(BIN)/python bench/run.py --sizes planet --databases sqlite --runs 1 --checkins 50 --no-load --import-rows 0
 
 lint: install
 	$(BIN)/ruff check src tests

@@ -30,13 +30,23 @@ def main() -> int:
     import django
 
     django.setup()
+    krs = checkins_csv_write(args.org, args.rows, args.seed, args.output)
+    if not krs:
+        print("no key result can take a check-in now", file=sys.stderr)
+        return 1
+    print(f"{args.rows:,} rows over {krs:,} key results -> {args.output}")
+    return 0
+
+
+def checkins_csv_write(org_slug: str, rows: int, seed: int, output: str) -> int:
+    """Write `rows` seeded check-ins of the organisation to `output`; the KRs they may hit."""
     from django.utils import timezone
 
     from lockstep.goals.models import KeyResult, Objective
     from lockstep.goals.selectors import cycle_window, org_tz
     from lockstep.org.models import Organisation
 
-    org = Organisation.objects.get(slug=args.org)
+    org = Organisation.objects.get(slug=org_slug)
     tz = org_tz(org)
     now = timezone.now() - dt.timedelta(minutes=1)
     krs = []
@@ -55,13 +65,12 @@ def main() -> int:
             span = (last - opens).total_seconds()
             krs.append((kr.key, kr.kind, kr.start, kr.target, opens, span))
     if not krs:
-        print("no key result can take a check-in now", file=sys.stderr)
-        return 1
-    rng = random.Random(args.seed)
-    with open(args.output, "w", encoding="utf-8", newline="") as out:
+        return 0
+    rng = random.Random(seed)
+    with open(output, "w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["key_result", "at", "value", "confidence", "note"])
-        for _ in range(args.rows):
+        for _ in range(rows):
             key, kind, start, target, opens, span = rng.choice(krs)
             at = (opens + dt.timedelta(seconds=int(rng.random() * span))).astimezone(tz)
             if kind == "milestone":
@@ -72,8 +81,7 @@ def main() -> int:
                 value = round(target * rng.uniform(0.6, 1.3), 2)
             note = "imported from the weekly sheet" if rng.random() < 0.1 else ""
             writer.writerow([key, at.isoformat(), value, rng.randint(1, 10), note])
-    print(f"{args.rows:,} rows over {len(krs):,} key results -> {args.output}")
-    return 0
+    return len(krs)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,9 @@ measures, so its peak memory is the analysis's and not the generator's:
 5. the floor: the statements the snapshot runs, replayed on the driver's own cursor
    (rows fetched, no objects built), and the ratio of (1) to it;
 6. growth: the exponent of a log-log least-squares fit of each figure against the number
-   of key results, across the sizes.
+   of key results, across the sizes;
+7. the bulk import: --import-rows seeded check-ins (bench/checkins_csv.py) imported from
+   CSV at the largest size of each database, after everything else (it adds check-ins).
 
 `make bench` (sizes small, medium, enterprise on both databases) writes
 bench/results/<date>.json, <date>.md and <date>.png; `make bench-smoke` runs the same
@@ -70,11 +72,18 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--dashboards", type=int, default=30, help="requests per dashboard")
     p.add_argument("--load-seconds", type=float, default=8, help="wrk duration per mix")
     p.add_argument("--no-load", action="store_true", help="skip the sustained load")
+    p.add_argument(
+        "--import-rows",
+        type=int,
+        default=1_000_000,
+        help="check-ins bulk-imported from CSV at the largest size (0: skip)",
+    )
     p.add_argument("--seed", type=int, default=1)
     args = p.parse_args(argv)
     if args.smoke:
         args.sizes, args.runs, args.checkins, args.dashboards = "small", 2, 30, 10
         args.load_seconds = min(args.load_seconds, 3)
+        args.import_rows = min(args.import_rows, 2_000)
     args.sizes = [s for s in args.sizes.split(",") if s]
     args.databases = [d for d in args.databases.split(",") if d]
     for s in args.sizes:
@@ -516,6 +525,23 @@ def markdown(record: dict[str, Any]) -> str:
                 f"| {ci['rps']:,.0f} | {_ms(ci['p50_ms'])} / {_ms(ci['p99_ms'])} | {ci['ok']} "
                 f"| {ci['rows_added']} | {ci['lost']} |"
             )
+    imports = [r for r in record["results"] if r.get("import")]
+    if imports:
+        lines += [
+            "",
+            "Bulk import of check-ins from CSV (`lockstep import-checkins --numbers-only`; "
+            "findings are the full refresh above):",
+            "",
+            "| database | size | rows | KRs touched | seconds | rows /s | steps s |",
+            "|---|---|---:|---:|---:|---:|---|",
+        ]
+        for r in imports:
+            im = r["import"]
+            steps = ", ".join(f"{k} {v}" for k, v in im["steps_s"].items() if k != "total")
+            lines.append(
+                f"| {r['database']} | {r['size']} | {im['rows']:,} | {im['key_results']:,} "
+                f"| {im['seconds']} | {im['rows_per_s']:,} | {steps} |"
+            )
     growth = record.get("growth") or {}
     if any(v is not None for g in growth.values() for v in g.values()):
         lines += ["", "Growth exponent (log-log fit against KRs, smallest to largest size):", ""]
@@ -633,6 +659,15 @@ def main(argv: list[str] | None = None) -> int:
                         flush=True,
                     )
                     result["load"] = _load(url, run_dir, args.load_seconds)
+                if size == largest and args.import_rows:
+                    print(
+                        f"[{time.perf_counter() - started:6.0f} s] {vendor} {size}: importing "
+                        f"{args.import_rows:,} check-ins …",
+                        flush=True,
+                    )
+                    result["import"] = _in_child(
+                        _import, url, str(run_dir), args.import_rows, args.seed
+                    )
                 results.append(result)
                 # Partial results survive an interrupted run.
                 (run_dir / "partial.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -676,6 +711,38 @@ def main(argv: list[str] | None = None) -> int:
             with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
                 conn.execute(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
     return 0
+
+
+def _import(database_url: str, data_dir: str, rows: int, seed: int) -> dict[str, Any]:
+    """7. the bulk import: `rows` seeded check-ins as CSV through `lockstep import-checkins`'s
+    service (findings left to the next full refresh, which (1) already times)."""
+    _configure(database_url, Path(data_dir))
+    import django
+
+    django.setup()
+    sys.path.insert(0, str(ROOT / "bench"))
+    from checkins_csv import checkins_csv_write  # type: ignore[import-not-found]
+
+    from lockstep.goals.imports import checkins_import_csv
+    from lockstep.org.models import Organisation
+
+    path = Path(data_dir) / "checkins.csv"
+    krs = checkins_csv_write(SLUG, rows, seed, str(path))
+    org = Organisation.objects.get(slug=SLUG)
+    with path.open(encoding="utf-8", newline="") as stream:
+        result = checkins_import_csv(
+            organisation=org, text_or_stream=stream, actor=None, findings=False
+        )
+    path.unlink()
+    return {
+        "rows": result.checkins,
+        "key_results": result.key_results,
+        "krs_in_file_pool": krs,
+        "seconds": round(result.timings["total"], 2),
+        "steps_s": {k: round(v, 2) for k, v in result.timings.items()},
+        "rows_per_s": round(result.checkins / result.timings["total"]),
+        "peak_rss_mb": _maxrss_mb(),
+    }
 
 
 def _load(url: str, run_dir: Path, seconds: float) -> dict[str, Any]:

@@ -103,4 +103,8 @@ def test_smoke_run_writes_json_markdown_and_plot(tmp_path):
     assert result["analysis"]["findings"] > 0 and result["floor"]["rows"] > 1_000
     assert result["checkin"]["n"] == 30
     assert next(tmp_path.glob("smoke-*.png")).stat().st_size > 10_000
-    assert "| sqlite | small | 1,000 |" in next(tmp_path.glob("smoke-*.md")).read_text()
+    table = next(tmp_path.glob("smoke-*.md")).read_text()
+    assert "| sqlite | small | 1,000 |" in table
+    # The bulk import ran on the smoke size's 2,000 rows, after everything else.
+    assert result["import"]["rows"] == 2_000 and result["import"]["seconds"] > 0
+    assert "| sqlite | small | 2,000 |" in table
