@@ -193,12 +193,14 @@ def snapshot_of(
     ):
         contributors.setdefault(oid, []).append(uid)
     parents: dict[int, list[tuple[int, float]]] = {}
-    children_of_scope = ContributionLink.objects.filter(
-        Q(child_id__in=obj_pks) | Q(parent_id__in=obj_pks),
+    # Only the links up from the objectives held: a company objective has thousands of
+    # children, and reading them after every check-in on its KRs was wasted.
+    links_up = ContributionLink.objects.filter(
+        child_id__in=obj_pks,
         child__archived_at__isnull=True,
         parent__archived_at__isnull=True,
     ).values_list("child_id", "parent_id", "weight")
-    for child, parent, weight in children_of_scope:
+    for child, parent, weight in links_up:
         parents.setdefault(child, []).append((parent, weight))
 
     init_q = Initiative.objects.filter(organisation=org, archived_at__isnull=True)
