@@ -59,13 +59,14 @@ PG_SERVER = "postgres://postgres@127.0.0.1:5432"
 PG_DATABASE = "lockstep_bench"
 # Key results per size; small and enterprise are the synth profiles of the same names.
 SIZES = {"small": 1_000, "medium": 35_000, "enterprise": 350_000, "planet": 1_000_000}
+DEFAULT_SIZES = ["small", "medium", "enterprise"]
 ELAPSED_WEEKS = 12  # `now` in the quarter's last week, as the synth profiles have it
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--smoke", action="store_true", help="small profile, short runs, into var/")
-    p.add_argument("--sizes", default="small,medium,enterprise")
+    p.add_argument("--sizes", default=",".join(DEFAULT_SIZES))
     p.add_argument("--databases", default="sqlite,postgresql")
     p.add_argument("--runs", type=int, default=2, help="timed runs of the full analysis")
     p.add_argument("--checkins", type=int, default=200, help="API check-ins timed per size")
@@ -692,7 +693,13 @@ def main(argv: list[str] | None = None) -> int:
         }
         out_dir = VAR if args.smoke else RESULTS
         out_dir.mkdir(parents=True, exist_ok=True)
-        base = out_dir / (f"smoke-{record['date']}" if args.smoke else record["date"])
+        # A run of other sizes (make bench-planet) keeps its own files beside the day's.
+        name = (
+            record["date"]
+            if args.sizes == DEFAULT_SIZES
+            else f"{record['date']}-" + "-".join(args.sizes)
+        )
+        base = out_dir / (f"smoke-{record['date']}" if args.smoke else name)
         base.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
         table = markdown(record)
         base.with_suffix(".md").write_text(table)
