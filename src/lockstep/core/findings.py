@@ -18,6 +18,7 @@ its lowest-id dependency, since listing every elementary cycle can take exponent
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -25,14 +26,16 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
-from lockstep.core.forecast import cycle_origin, forecast_value, likely_miss
+import numpy as np
+
+from lockstep.core import assess
+from lockstep.core.forecast import cycle_origin
 from lockstep.core.progress import (
     Commitment,
     KRKind,
     Status,
     expected_progress,
     kr_progress,
-    kr_status,
     success_threshold,
 )
 from lockstep.core.propagation import shortest_cycle, strongly_connected, upstream_risk
@@ -438,10 +441,10 @@ def _aware(moment: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
 
 
 def _assess(ix: _Index) -> dict[int, KRAssessment]:
+    """Every KR with a cycle in the snapshot, assessed column-wise (core/assess.py)."""
     snap = ix.snap
     tz = snap.tz
     now_utc = ix.now
-    margins = snap.thresholds.margins
     # Many KRs share a cycle start and a due date: convert each day to an instant once.
     midnights: dict[dt.date, dt.datetime] = {}
 
@@ -453,35 +456,80 @@ def _assess(ix: _Index) -> dict[int, KRAssessment]:
 
     # Thousands of KRs share a cycle and a due date: their pace line is worked out once.
     windows: dict[tuple[dt.date, dt.date], tuple[float, float]] = {}
-
-    out: dict[int, KRAssessment] = {}
+    kinds = assess.KIND_CODES
+    nan = math.nan
+    ids: list[int] = []
+    columns: list[tuple[Any, ...]] = []
     for kr in snap.krs:
         cycle = ix.cycle_of(kr)
         if cycle is None:
             continue
         window = windows.get((cycle.start, kr.due))
         if window is None:
-            start = midnight(cycle.start)
+            opens = midnight(cycle.start)
             due_end = midnight(kr.due + _DAY)
             window = windows[(cycle.start, kr.due)] = (
-                expected_progress(now_utc, start, due_end),
-                (due_end - start).total_seconds() / 86_400,
+                expected_progress(now_utc, opens, due_end),
+                (due_end - opens).total_seconds() / 86_400,
             )
-        expected, due_t = window
-        progress = kr_progress(kr.kind, kr.start, kr.target, kr.current_value)
-        checked_in = kr.last_checkin_at is not None or kr.sums.n > 0
-        status = kr_status(progress, expected, checked_in=checked_in, margins=margins)
-        value = forecast_value(kr.sums, start_value=kr.start, due_t=due_t)
-        forecast = None if value is None else kr_progress(kr.kind, kr.start, kr.target, value)
-        out[kr.id] = KRAssessment(
-            progress=progress,
-            expected=expected,
-            status=status,
-            forecast_value=value,
-            forecast_progress=forecast,
-            likely_miss=status != Status.DONE and likely_miss(forecast, kr.commitment),
+        sums = kr.sums
+        ids.append(kr.id)
+        columns.append(
+            (
+                kinds[kr.kind],
+                kr.start,
+                kr.target,
+                nan if kr.current_value is None else kr.current_value,
+                kr.last_checkin_at is not None or sums.n > 0,
+                *window,
+                sums.n,
+                sums.st,
+                sums.sv,
+                sums.stt,
+                sums.stv,
+                success_threshold(kr.commitment),
+            )
         )
-    return out
+    if not ids:
+        return {}
+    kind, start, target, value, checked, expected, due_t, n, st, sv, stt, stv, success = (
+        np.array(c) for c in zip(*columns, strict=True)
+    )
+    a = assess.assess_many(
+        kind=kind.astype(np.int8),
+        start=start.astype(np.float64),
+        target=target.astype(np.float64),
+        value=value.astype(np.float64),
+        checked_in=checked.astype(np.bool_),
+        expected=expected.astype(np.float64),
+        sums=tuple(c.astype(np.float64) for c in (n, st, sv, stt, stv)),  # type: ignore[arg-type]
+        due_t=due_t.astype(np.float64),
+        success=success.astype(np.float64),
+        margins=snap.thresholds.margins,
+    )
+    statuses = assess.STATUSES
+    has_forecast = (n > 0).tolist()
+    return {
+        kr_id: KRAssessment(
+            progress=p,
+            expected=e,
+            status=statuses[code],
+            forecast_value=fv if has else None,
+            forecast_progress=fp if has else None,
+            likely_miss=miss,
+        )
+        for kr_id, p, e, code, fv, fp, miss, has in zip(
+            ids,
+            a.progress.tolist(),
+            expected.tolist(),
+            a.statuses.tolist(),
+            a.forecast_value.tolist(),
+            a.forecast_progress.tolist(),
+            a.likely_miss.tolist(),
+            has_forecast,
+            strict=True,
+        )
+    }
 
 
 def kr_assessment(snapshot: Snapshot) -> dict[int, KRAssessment]:
