@@ -130,15 +130,108 @@ def test_a_cycle_that_is_not_running_shows_nothing_of_today(org, board, cycle):
     assert [r.key for r in d.units] == ["marketing", "product", "support"]
 
 
+def _by_definition(org, cycle, top):
+    """Figures from the definition, in Python: a unit's objectives are those a unit of its
+    subtree owns or contributes to, each once; the company holds every objective."""
+    children: dict = {}
+    for u in Unit.objects.filter(organisation=org):
+        children.setdefault(u.parent_id, []).append(u.pk)
+
+    def subtree(pk):
+        out, todo = set(), [pk]
+        while todo:
+            out.add(todo[-1])
+            todo.extend(children.get(todo.pop(), []))
+        return out
+
+    objectives = list(Objective.objects.filter(cycle=cycle, archived_at__isnull=True))
+    links = {o.pk: set(o.contributors.values_list("pk", flat=True)) for o in objectives}
+
+    def figures(units):
+        mine = [
+            o
+            for o in objectives
+            if units is None or o.owner_unit_id in units or links[o.pk] & units
+        ]
+        krs = tuple(sum(getattr(o, f"kr_{s}") or 0 for o in mine) for s in STATUSES)
+        done = [o.progress for o in mine if o.progress is not None]
+        return len(mine), krs, sum(done) / len(done) if done else None
+
+    return figures(None), {pk: figures(subtree(pk)) for pk in top}
+
+
+STATUSES = ("not_started", "on_track", "at_risk", "off_track", "done")
+
+
+def _as_tuple(f):
+    return f.objectives, _counts(f.key_results), f.progress
+
+
+def test_rows_count_each_objective_once_whoever_owns_or_contributes(org, units, board, cycle):
+    """Owned and contributed in one row, contributed twice in one row, unowned, owned by the
+    company, and a root that is not a company: each objective once per row and once in all."""
+    from lockstep.goals import services as goals
+    from lockstep.org import services as org_services
+    from tests.dashboard.conftest import _kr
+
+    u = board["units"]
+    lab = org_services.unit_create(organisation=org, actor=None, name="Lab", kind="department")
+    bench = org_services.unit_create(
+        organisation=org, actor=None, name="Bench", kind="team", parent=lab
+    )
+
+    def objective(key, kr_value, **kw):
+        o = goals.objective_create(
+            organisation=org, actor=None, cycle=cycle, key=key, title=key, **kw
+        )
+        _kr(o, f"{key}-kr", kw.get("owner_unit") or u["acme"], value=kr_value)
+        return o
+
+    shared = "shared"
+    objective("twice", 40, level=shared, owner_unit=u["web"], contributors=[u["product"], u["app"]])
+    objective("unowned", 10, level=shared, contributors=[u["web"], u["app"], u["marketing"]])
+    objective("top", 80, level=shared, owner_unit=u["acme"], contributors=[u["web"], u["support"]])
+    objective("bench", 55, level=shared, owner_unit=bench, contributors=[u["support"], lab])
+
+    whole, rows = _by_definition(org, cycle, [r.id for r in dashboard_of(org).units])
+    d = dashboard_of(org)
+    assert {r.key for r in d.units} == {"lab", "marketing", "product", "support"}
+    assert _as_tuple(d.figures)[:2] == whole[:2]
+    assert d.figures.progress == pytest.approx(whole[2])
+    for r in d.units:
+        got = _as_tuple(r.figures)
+        assert got[:2] == rows[r.id][:2], r.key
+        assert got[2] == pytest.approx(rows[r.id][2]), r.key
+
+    product = dashboard_of(org, unit=u["product"])
+    everything, _ = _by_definition(org, cycle, [])
+    _, below = _by_definition(org, cycle, [u["product"].pk])
+    assert _as_tuple(product.figures)[:2] == below[u["product"].pk][:2]
+    assert product.figures.objectives < everything[0]
+
+
+def test_a_large_subtree_is_passed_as_one_parameter(org, units, board):
+    """Below a unit its subtree's ids are bound as one value, whatever their number."""
+    from lockstep.dashboard.selectors import _id_set
+
+    sql, params = _id_set(list(range(1, 40_001)))
+    assert len(params) == 1
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM ({sql}) ids", params)
+        assert cursor.fetchone() == (40_000,)
+        cursor.execute(f"SELECT 1 WHERE 39999 IN ({sql})", params)
+        assert cursor.fetchall() == [(1,)]
+
+
 def _queries(org, **kw) -> int:
     with CaptureQueriesContext(connection) as ctx:
         dashboard_of(org, **kw)
     return len(ctx.captured_queries)
 
 
-# Cycles running today, objectives, row units, one statement of figures over the unit tree,
-# one of the newest errors and warnings, their units, dependency pairs and their unit names,
-# KPIs, KPI points.
+# Cycles running today, objectives, row units (below a unit: its subtree, read once), one
+# statement of figures over the unit tree, one of the newest errors and warnings, their
+# units, dependency pairs and their unit names, KPIs, KPI points.
 DASHBOARD_QUERIES = 10
 
 

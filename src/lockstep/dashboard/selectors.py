@@ -21,6 +21,7 @@ Stored statuses are as of their last refresh (docs/numbers.md, "Stored numbers")
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -206,91 +207,174 @@ def _subtree_cte(organisation: Organisation, unit: Unit | None) -> tuple[str, li
     return sql, params
 
 
-def _subtree_ids(organisation: Organisation, unit: Unit) -> RawSQL:
-    """The ids of a unit and all units below it, as a subquery."""
+@dataclass(frozen=True)
+class _Subtree:
+    """A unit's subtree, read once: the ids the other statements are limited to, and the
+    live units one level down (the rows)."""
+
+    ids: list[int]
+    rows: list[Unit]
+
+
+def _subtree(organisation: Organisation, unit: Unit) -> _Subtree:
+    """The unit and every unit below it, in one statement (the tree walked by the CTE)."""
     cte, params = _subtree_cte(organisation, unit)
-    return RawSQL(f"WITH RECURSIVE {cte} SELECT id FROM tree", params)
+    units = list(
+        Unit.objects.filter(pk__in=RawSQL(f"WITH RECURSIVE {cte} SELECT id FROM tree", params))
+        .only("id", "parent_id", "key", "name", "kind", "archived_at")
+        .order_by("name", "pk")
+    )
+    rows = [u for u in units if u.parent_id == unit.pk and u.archived_at is None]
+    return _Subtree(ids=[u.pk for u in units], rows=rows)
+
+
+def _id_set(ids: list[int]) -> tuple[str, list[Any]]:
+    """`ids` as a subquery bound as one parameter, whatever their number.
+
+    Given as values rather than as the recursive walk, so PostgreSQL plans by their real
+    number: it guesses a recursive CTE at hundreds of rows and then scanned every finding
+    and every dependency for a department of 16 units. One parameter also stays clear of
+    SQLite's limit on parameters.
+    """
+    if connection.vendor == "postgresql":
+        return "SELECT unnest(%s::bigint[])", [ids]
+    return "SELECT value FROM json_each(%s)", [json.dumps(ids)]
 
 
 def _marks(values: list[Any]) -> str:
     return ", ".join(["%s"] * len(values))
 
 
+_SUMS = (
+    "COUNT(*), "
+    + ", ".join(f"COALESCE(SUM({c}), 0)" for c in KR_COUNT_FIELDS)
+    + ", COALESCE(SUM(progress), 0), COUNT(progress), COUNT(status)"
+)
+
+
+class _Sums:
+    """What the `_SUMS` columns of one or more result rows add up to."""
+
+    def __init__(self) -> None:
+        self.count, self.krs, self.progress = 0, [0] * len(KR_COUNT_FIELDS), 0.0
+        self.with_progress = self.with_status = 0
+
+    def add(self, count: Any, *rest: Any) -> None:
+        *krs, progress, with_progress, with_status = rest
+        self.count += int(count)
+        self.krs = [a + int(b) for a, b in zip(self.krs, krs, strict=True)]
+        self.progress += float(progress)
+        self.with_progress += int(with_progress)
+        self.with_status += int(with_status)
+
+    def figures(self) -> Figures:
+        return Figures(
+            objectives=self.count,
+            key_results=StatusCounts(*self.krs),
+            progress=self.progress / self.with_progress if self.with_progress else None,
+            pending=self.count - self.with_status,
+        )
+
+
 def _unit_figures(
-    organisation: Organisation, unit: Unit | None, cycle_ids: list[int]
+    organisation: Organisation, unit: Unit, cycle_ids: list[int]
 ) -> dict[int | None, Figures]:
-    """The figures of each row (unit one level down) and, under None, of the whole scope.
+    """The figures of each row (child of the unit) and, under None, of the whole subtree.
 
     One statement, so the unit tree is walked once. `scoped` pairs each objective of the
-    cycles with the units that own it or contribute to it; a row counts each of its
-    objectives once. Below a unit the walk drives every join, so the cost follows the
-    subtree; for the company every objective of the cycles is read once.
+    cycles with the units of the subtree that own it or contribute to it; a row counts each
+    of its objectives once. The walk drives every join, so the cost follows the subtree.
     """
     q = connection.ops.quote_name
     obj, contrib = q(Objective._meta.db_table), q(Contributor._meta.db_table)
     cte, cte_params = _subtree_cte(organisation, unit)
-    cycles = _marks(cycle_ids)
-    live = f"o.cycle_id IN ({cycles}) AND o.archived_at IS NULL"
+    live = f"o.cycle_id IN ({_marks(cycle_ids)}) AND o.archived_at IS NULL"
     # What each objective adds: its stored numbers, carried along so nothing reads it twice.
     numbers = ", ".join(["o.progress", "o.status", *(f"o.{c}" for c in KR_COUNT_FIELDS)])
     columns = ", ".join(["progress", "status", *KR_COUNT_FIELDS])
     # The explicit CROSS JOINs fix SQLite's join order (PostgreSQL plans them freely).
-    if unit is None:
-        in_org = f"o.organisation_id = %s AND {live}"
-        scoped = (
-            f"SELECT o.id, o.owner_unit_id, {numbers} FROM {obj} o WHERE {in_org} "
-            "AND o.owner_unit_id IS NOT NULL UNION ALL "
-            f"SELECT o.id, c.unit_id, {numbers} FROM {obj} o CROSS JOIN {contrib} c "
-            f"WHERE c.objective_id = o.id AND {in_org}"
-        )
-        scoped_params = [organisation.pk, *cycle_ids, organisation.pk, *cycle_ids]
-        # The company holds every objective of its cycles, whoever owns it.
-        whole = f"SELECT {numbers} FROM {obj} o WHERE {in_org}"
-        whole_params = [organisation.pk, *cycle_ids]
-    else:
-        scoped = (
-            f"SELECT o.id, o.owner_unit_id, {numbers} FROM tree t CROSS JOIN {obj} o "
-            f"WHERE o.owner_unit_id = t.id AND {live} UNION ALL "
-            f"SELECT o.id, c.unit_id, {numbers} FROM tree t CROSS JOIN {contrib} c "
-            f"JOIN {obj} o ON o.id = c.objective_id WHERE c.unit_id = t.id AND {live}"
-        )
-        scoped_params = [*cycle_ids, *cycle_ids]
-        whole = f"SELECT DISTINCT oid, {columns} FROM scoped"
-        whole_params = []
-    sums = (
-        "COUNT(*), "
-        + ", ".join(f"COALESCE(SUM({c}), 0)" for c in KR_COUNT_FIELDS)
-        + ", COALESCE(SUM(progress), 0), COUNT(progress), COUNT(status)"
+    scoped = (
+        f"SELECT o.id, o.owner_unit_id, {numbers} FROM tree t CROSS JOIN {obj} o "
+        f"WHERE o.owner_unit_id = t.id AND {live} UNION ALL "
+        f"SELECT o.id, c.unit_id, {numbers} FROM tree t CROSS JOIN {contrib} c "
+        f"JOIN {obj} o ON o.id = c.objective_id WHERE c.unit_id = t.id AND {live}"
     )
     of_scoped = ", ".join(f"s.{c}" for c in columns.split(", "))
     sql = f"""
         WITH RECURSIVE {cte}, scoped(oid, uid, {columns}) AS ({scoped})
-        SELECT row_id, {sums}
+        SELECT row_id, {_SUMS}
             FROM (SELECT DISTINCT t.row_id AS row_id, s.oid, {of_scoped}
                   FROM scoped s JOIN tree t ON t.id = s.uid WHERE t.row_id IS NOT NULL) d
             GROUP BY row_id
         UNION ALL
-        SELECT NULL, {sums} FROM ({whole}) w
+        SELECT NULL, {_SUMS} FROM (SELECT DISTINCT oid, {columns} FROM scoped) w
     """
     out: dict[int | None, Figures] = {}
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*cte_params, *scoped_params, *whole_params])
-        for row, count, *krs, progress, with_progress, with_status in cursor.fetchall():
-            out[row] = Figures(
-                objectives=int(count),
-                key_results=StatusCounts(*(int(n) for n in krs)),
-                progress=float(progress) / with_progress if with_progress else None,
-                pending=int(count) - int(with_status),
-            )
+        cursor.execute(sql, [*cte_params, *cycle_ids, *cycle_ids])
+        for row, *sums in cursor.fetchall():
+            total = _Sums()
+            total.add(*sums)
+            out[row] = total.figures()
     return out
 
 
-def _row_units(organisation: Organisation, unit: Unit | None) -> list[Unit]:
-    """The units one level below the scope: a unit's children; below the company, the
-    children of its company-kind root units and any root of another kind."""
+def _company_figures(organisation: Organisation, cycle_ids: list[int]) -> dict[int | None, Figures]:
+    """The figures of each row (unit one level below the company) and, under None, of the
+    whole company: every objective of the cycles, whoever owns it.
+
+    One statement in two parts, so no objective is read twice and only shared objectives
+    need deduplicating. Owned: every objective once, under the row of its owner (NULL: the
+    company's own, or no owner), summed by row — the company is the sum of these groups.
+    Contributed: an objective a row contributes to and does not already own, once per row.
+    PostgreSQL guesses the unit walk at a few hundred rows and would look objectives up unit
+    by unit; reading each part once (MATERIALIZED) lets it hash them against the walk.
+    """
+    q = connection.ops.quote_name
+    obj, contrib = q(Objective._meta.db_table), q(Contributor._meta.db_table)
+    cte, cte_params = _subtree_cte(organisation, None)
+    in_org = (
+        f"o.organisation_id = %s AND o.cycle_id IN ({_marks(cycle_ids)}) AND o.archived_at IS NULL"
+    )
+    in_org_params = [organisation.pk, *cycle_ids]
+    # SQLite flattens the parts into its joins well, and knows MATERIALIZED only from 3.35.
+    once = "MATERIALIZED " if connection.vendor == "postgresql" else ""
+    columns = ", ".join(["progress", "status", *KR_COUNT_FIELDS])
+    numbers = ", ".join(f"o.{c}" for c in columns.split(", "))
+    of_s = ", ".join(f"s.{c}" for c in columns.split(", "))
+    sql = f"""
+        WITH RECURSIVE {cte},
+        owned AS {once}(SELECT o.owner_unit_id AS uid, {numbers} FROM {obj} o WHERE {in_org}),
+        contributed AS {once}(
+            SELECT c.unit_id AS uid, o.id AS oid, o.owner_unit_id AS owner, {numbers}
+            FROM {obj} o CROSS JOIN {contrib} c WHERE c.objective_id = o.id AND {in_org})
+        SELECT 1, t.row_id, {_SUMS} FROM owned s LEFT JOIN tree t ON t.id = s.uid
+            GROUP BY t.row_id
+        UNION ALL
+        SELECT 0, row_id, {_SUMS} FROM (
+            SELECT DISTINCT r.row_id AS row_id, s.oid, {of_s} FROM contributed s
+                JOIN tree r ON r.id = s.uid LEFT JOIN tree w ON w.id = s.owner
+                WHERE r.row_id IS NOT NULL AND (w.row_id IS NULL OR w.row_id <> r.row_id)) s
+            GROUP BY row_id
+    """
+    sums: dict[int | None, _Sums] = defaultdict(_Sums)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*cte_params, *in_org_params, *in_org_params])
+        # Owned groups in a fixed order, so the company's total adds up the same way each time.
+        for owned, row, *numbers_of in sorted(
+            cursor.fetchall(), key=lambda r: (-r[0], r[1] is not None, r[1] or 0)
+        ):
+            if owned:
+                sums[None].add(*numbers_of)
+            if row is not None:
+                sums[row].add(*numbers_of)
+    return {row: total.figures() for row, total in sums.items()}
+
+
+def _company_rows(organisation: Organisation) -> list[Unit]:
+    """The units one level below the company: the children of its company-kind root units
+    and any root of another kind (a unit's rows are its children, read with its subtree)."""
     live = Unit.objects.filter(organisation=organisation, archived_at__isnull=True)
-    if unit is not None:
-        return list(live.filter(parent=unit).order_by("name", "pk"))
     company = Unit.Kind.COMPANY
     return list(
         live.filter(
@@ -341,8 +425,8 @@ def _objectives(
     ]
 
 
-def _at_risk(organisation: Organisation, unit: Unit | None) -> list[FindingRow]:
-    """The newest errors, then the newest warnings, about units of the scope.
+def _at_risk(organisation: Organisation, scope: list[int] | None) -> list[FindingRow]:
+    """The newest errors, then the newest warnings, about units of the scope (None: all).
 
     One statement: per severity, the newest few read backwards along finding_newest_idx
     (the company) or from the scope's own findings (below a unit, found through the units
@@ -353,15 +437,15 @@ def _at_risk(organisation: Organisation, unit: Unit | None) -> list[FindingRow]:
     columns = "f.id, f.code, f.severity, f.title, f.subject_type, f.subject_id, f.suggestion"
     columns += ", f.first_seen_at"
     params: list[Any] = []
-    if unit is None:
+    if scope is None:
         prefix = ""
         source = f"{table} f WHERE f.organisation_id = %s AND"
         source_params: list[Any] = [organisation.pk]
     else:
-        cte, params = _subtree_cte(organisation, unit)
+        among, params = _id_set(scope)
         prefix = (
-            f"WITH RECURSIVE {cte}, about(id) AS (SELECT DISTINCT fu.finding_id "
-            f"FROM tree t CROSS JOIN {through} fu WHERE fu.unit_id = t.id) "
+            f"WITH about(id) AS (SELECT DISTINCT fu.finding_id "
+            f"FROM {through} fu WHERE fu.unit_id IN ({among})) "
         )
         source = f"about a CROSS JOIN {table} f WHERE f.id = a.id AND"
         source_params = []
@@ -403,7 +487,7 @@ def _at_risk(organisation: Organisation, unit: Unit | None) -> list[FindingRow]:
 
 
 def _dependency_health(
-    organisation: Organisation, unit: Unit | None, cycles: list[Cycle], today: dt.date
+    organisation: Organisation, scope: list[int] | None, cycles: list[Cycle], today: dt.date
 ) -> list[DependencyPair]:
     """Dependencies needed within the cycles, by (requester, provider) pair, most trouble first.
 
@@ -415,14 +499,15 @@ def _dependency_health(
     table = q(Dependency._meta.db_table)
     prefix, source = "", f"{table} d WHERE"
     params: list[Any] = []
-    if unit is not None:
-        cte, params = _subtree_cte(organisation, unit)
+    if scope is not None:
+        among, among_params = _id_set(scope)
         # Either side in the subtree, each side through its own index.
         prefix = (
-            f"WITH RECURSIVE {cte}, touching(id) AS ("
-            f"SELECT d.id FROM tree t CROSS JOIN {table} d WHERE d.requester_unit_id = t.id "
-            f"UNION SELECT d.id FROM tree t CROSS JOIN {table} d WHERE d.provider_unit_id = t.id) "
+            f"WITH touching(id) AS ("
+            f"SELECT d.id FROM {table} d WHERE d.requester_unit_id IN ({among}) "
+            f"UNION SELECT d.id FROM {table} d WHERE d.provider_unit_id IN ({among})) "
         )
+        params = [*among_params, *among_params]
         source = f"touching x CROSS JOIN {table} d WHERE d.id = x.id AND"
 
     def count(*states: str, late: bool = False) -> str:
@@ -471,14 +556,15 @@ def _dependency_health(
     return pairs
 
 
-def _kpis(organisation: Organisation, unit: Unit | None) -> list[KPIPanel]:
+def _kpis(organisation: Organisation, scope: list[int] | None) -> list[KPIPanel]:
     """KPIs owned in the scope, those outside their healthy range first, with recent points."""
     kpis = KPI.objects.filter(organisation=organisation, archived_at__isnull=True)
-    if unit is not None:
+    if scope is not None:
+        among, params = _id_set(scope)
         kpis = kpis.filter(
             Exists(
                 KPI.owner_units.through.objects.filter(
-                    kpi_id=OuterRef("pk"), unit_id__in=_subtree_ids(organisation, unit)
+                    kpi_id=OuterRef("pk"), unit_id__in=RawSQL(among, params)
                 )
             )
         )
@@ -541,9 +627,17 @@ def dashboard_of(
     cycles = [cycle] if cycle is not None else default_cycles(organisation, now)
     cycle_ids = [c.pk for c in cycles]
     today = timezone.localdate(now, timezone=org_tz(organisation))
+    # Below a unit the subtree is read once, in place of the row units' own query.
+    subtree = _subtree(organisation, unit) if unit is not None else None
+    scope = subtree.ids if subtree is not None else None
+    rows = subtree.rows if subtree is not None else _company_rows(organisation)
     if cycles:
-        figures = _unit_figures(organisation, unit, cycle_ids)
-        dependencies = _dependency_health(organisation, unit, cycles, today)
+        figures = (
+            _company_figures(organisation, cycle_ids)
+            if unit is None
+            else _unit_figures(organisation, unit, cycle_ids)
+        )
+        dependencies = _dependency_health(organisation, scope, cycles, today)
     else:
         figures, dependencies = {}, []
     return Dashboard(
@@ -554,11 +648,8 @@ def dashboard_of(
         numbers_as_of=organisation.numbers_refreshed_at,
         objectives=_objectives(organisation, unit, cycle_ids),
         figures=figures.get(None, Figures()),
-        units=[
-            UnitRow(u.pk, u.key, u.name, u.kind, figures.get(u.pk, Figures()))
-            for u in _row_units(organisation, unit)
-        ],
-        at_risk=_at_risk(organisation, unit),
+        units=[UnitRow(u.pk, u.key, u.name, u.kind, figures.get(u.pk, Figures())) for u in rows],
+        at_risk=_at_risk(organisation, scope),
         dependencies=dependencies,
-        kpis=_kpis(organisation, unit),
+        kpis=_kpis(organisation, scope),
     )
