@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import types
 import zoneinfo
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from lockstep.activity.models import ActivityEvent
@@ -15,7 +17,7 @@ from lockstep.cli import main
 from lockstep.errors import Conflict
 from lockstep.goals import imports
 from lockstep.goals import services as goals
-from lockstep.goals.models import CheckIn, KeyResult, Objective
+from lockstep.goals.models import KR_COUNT_FIELDS, CheckIn, KeyResult, Objective
 from lockstep.plans.problems import PlanError
 from tests.goals.test_stored_numbers import assert_stored_is_live
 
@@ -333,3 +335,118 @@ def test_the_command_imports_and_reports(org, plan, tmp_path, capsys):
     path.write_text(csv_of(("nope", ago(1).isoformat(), 50, 5, "")), encoding="utf-8")
     assert main(["import-checkins", str(path), "--org", "acme"]) == 1
     assert "line 2: key_result: no key result 'nope'" in capsys.readouterr().err
+
+
+NUMBERS = ["progress", "status", "numbers_at"]
+
+
+def numbers_of(org) -> dict[int, tuple[object, ...]]:
+    return {
+        pk: tuple(rest)
+        for pk, *rest in KeyResult.objects.filter(organisation=org).values_list("pk", *NUMBERS)
+    }
+
+
+@pytest.fixture
+def refresh_spy(monkeypatch):
+    """The KRs' stored numbers just before and just after the import's full refresh, with
+    the touched KRs' numbers stored by the running-values UPDATE on either database."""
+    monkeypatch.setattr(imports, "NUMBERS_FOLDED_ON", frozenset({"postgresql", "sqlite"}))
+    seen: dict[str, dict[int, tuple[object, ...]]] = {}
+    real = imports.numbers_refresh_full
+
+    def spy(organisation, **kwargs):
+        seen["before"] = numbers_of(organisation)
+        written = real(organisation, **kwargs)
+        seen["after"] = numbers_of(organisation)
+        return written
+
+    monkeypatch.setattr(imports, "numbers_refresh_full", spy)
+    return seen
+
+
+def test_the_touched_krs_store_what_the_full_refresh_computes(org, plan, refresh_spy):
+    """The running-values UPDATE stores the touched KRs' progress and status: the full
+    refresh after it finds none of them to rewrite, and what is stored is what it computes."""
+    goals.checkin_record(key_result=plan["visits"], actor=None, value=50, confidence=9, at=ago(1))
+    before = fresh(plan["visits"])
+    run(
+        org,
+        csv_of(
+            ("visits", ago(5).isoformat(), 10, 2, ""),  # older: visits keeps its numbers
+            ("twin", ago(3).isoformat(), 100, 4, ""),  # done
+            ("crashes", ago(2).isoformat(), 45, 6, ""),
+            ("crashes", ago(4).isoformat(), 20, 6, ""),
+            ("release", ago(1).isoformat(), 0, 5, ""),
+        ),
+    )
+    assert refresh_spy["before"] == refresh_spy["after"]
+    visits = fresh(plan["visits"])
+    assert (visits.progress, visits.status, visits.numbers_at) == (
+        before.progress,
+        before.status,
+        before.numbers_at,  # as the full refresh: numbers_at moves only with the numbers
+    )
+    assert fresh(plan["twin"]).status == "done"
+    assert fresh(plan["release"]).status != "not_started"
+    assert_stored_is_live(org)
+
+
+class _Undo(Exception):
+    pass
+
+
+def test_the_import_stores_what_the_full_refresh_alone_stored(org, plan, monkeypatch):
+    """Every KR's and objective's numbers and numbers_at are the same whether the
+    running-values UPDATE stores the touched KRs' numbers or, as the import used to, the
+    full refresh after it does."""
+    goals.checkin_record(key_result=plan["visits"], actor=None, value=50, confidence=9, at=ago(1))
+    goals.checkin_record(key_result=plan["twin"], actor=None, value=20, confidence=9, at=ago(6))
+    goals.checkin_record(key_result=plan["crashes"], actor=None, value=45, confidence=9, at=ago(6))
+    text = csv_of(
+        ("visits", ago(5).isoformat(), 10, 2, ""),  # older than the stored check-in
+        ("twin", ago(3).isoformat(), 30, 4, ""),
+        ("crashes", ago(2).isoformat(), 45, 6, ""),  # the same value again
+        ("release", ago(1).isoformat(), 1, 5, ""),
+    )
+    objectives = Objective.objects.filter(organisation=org).order_by("pk")
+    # Both imports run as of the same moment.
+    moment = timezone.now()
+    monkeypatch.setattr(imports, "timezone", types.SimpleNamespace(now=lambda: moment))
+
+    def imported(vendors: frozenset[str]):
+        monkeypatch.setattr(imports, "NUMBERS_FOLDED_ON", vendors)
+        try:
+            with transaction.atomic():
+                run(org, text)
+                stored = (
+                    numbers_of(org),
+                    list(objectives.values_list("pk", *NUMBERS, *KR_COUNT_FIELDS)),
+                )
+                assert_stored_is_live(org)
+                raise _Undo
+        except _Undo:
+            return stored
+
+    assert imported(frozenset({"postgresql", "sqlite"})) == imported(frozenset())
+
+
+def test_a_check_in_recorded_while_reading_still_ends_in_the_right_numbers(
+    org, plan, monkeypatch, refresh_spy
+):
+    """The import computes the touched KRs' numbers from what it read before its
+    transaction; a check-in recorded since is caught by the full refresh."""
+    real = imports._Reader.read
+
+    def read_then_check_in(self, stream):
+        real(self, stream)
+        goals.checkin_record(
+            key_result=plan["visits"], actor=None, value=100, confidence=9, at=ago(0, hours=1)
+        )
+
+    monkeypatch.setattr(imports._Reader, "read", read_then_check_in)
+    run(org, csv_of(("visits", ago(2).isoformat(), 10, 5, "")))
+    visits = fresh(plan["visits"])
+    assert (visits.current_value, visits.checkin_count, visits.status) == (100, 2, "done")
+    assert refresh_spy["before"][visits.pk] != refresh_spy["after"][visits.pk]
+    assert_stored_is_live(org)

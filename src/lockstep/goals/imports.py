@@ -17,11 +17,13 @@ follows the rules of `checkin_record` in bulk instead:
    least-squares sums (t in days since the cycle start, as `core.forecast.days_since`),
    and the latest row by time (the last in the file among equal times), which becomes the
    current value only if it is not older than the KR's own last check-in.
-3. In one transaction: insert the check-ins through the bulk path (`lockstep.bulk`), add
-   the folded values to every touched KR in one UPDATE … FROM a temporary table (sums
-   are added to what is stored, so a check-in recorded meanwhile is not lost), refresh the
-   stored numbers of the whole organisation once, and record one `checkin.imported`
-   event. Any failure rolls all of it back.
+3. In one transaction: insert the check-ins through the bulk path (`lockstep.bulk`;
+   on PostgreSQL their foreign keys are checked by the COPY, not queued to the commit),
+   add the folded values to every touched KR in one UPDATE … FROM a temporary table (sums
+   are added to what is stored, so a check-in recorded meanwhile is not lost; on
+   PostgreSQL the same UPDATE stores the KR's new progress and status), refresh the
+   stored numbers of the whole organisation once (it rewrites only what differs), and
+   record one `checkin.imported` event. Any failure rolls all of it back.
 4. After the commit, by default, refresh the findings once (`findings_refresh_full`).
 """
 
@@ -50,7 +52,7 @@ from lockstep.core.forecast import cycle_origin
 from lockstep.core.progress import KRKind
 from lockstep.errors import Conflict
 from lockstep.goals.models import CheckIn, Cycle, KeyResult, Objective
-from lockstep.goals.selectors import cycle_window, org_tz
+from lockstep.goals.selectors import cycle_window, kr_pace, margins_of, org_tz
 from lockstep.goals.services import CLOCK_SKEW, numbers_refresh_full
 from lockstep.org.models import Organisation, Person
 from lockstep.plans.csvio import unguard
@@ -94,8 +96,15 @@ class _KR:
     milestone_steps: int | None  # a milestone's target (whole steps); None for other kinds
     archived: bool
     closed: bool
-    last_at: Any  # as the driver returns it; read only for a row without confidence
+    last_at: Any  # as the driver returns it
     last_confidence: int | None
+    # What its progress and status are computed from (goals.selectors.kr_pace), as read.
+    kind: str
+    start: float
+    target: float
+    due: dt.date | None
+    current_value: float | None
+    checkin_count: int
 
 
 class _Folded:
@@ -133,27 +142,29 @@ def checkins_import_csv(
         # sort is stable, so rows of one KR and one moment keep their order in the file.
         reader.rows.sort(key=itemgetter(0, 1))
         author_id = actor.pk if actor is not None else None
-        written = bulk_insert(
-            CheckIn,
-            (
-                {
-                    "organisation_id": organisation.pk,
-                    "key_result_id": kr_id,
-                    "at": at,
-                    "value": value,
-                    "confidence": confidence,
-                    "note": note,
-                    "author_id": author_id,
-                    "source": CheckIn.Source.IMPORT,
-                }
-                for kr_id, at, value, confidence, note in reader.rows
-            ),
-        )
+        with _foreign_keys_checked_now():
+            written = bulk_insert(
+                CheckIn,
+                (
+                    {
+                        "organisation_id": organisation.pk,
+                        "key_result_id": kr_id,
+                        "at": at,
+                        "value": value,
+                        "confidence": confidence,
+                        "note": note,
+                        "author_id": author_id,
+                        "source": CheckIn.Source.IMPORT,
+                    }
+                    for kr_id, at, value, confidence, note in reader.rows
+                ),
+            )
         step = _lap(timings, "insert", step)
-        _running_values_add(reader.folded, now)
+        _running_values_add(reader, organisation, now)
         step = _lap(timings, "running_values", step)
-        # Every touched KR's progress and status moved, and with them their objectives'
-        # roll-ups: past a few thousand KRs one full refresh beats the incremental path.
+        # The touched KRs' numbers are stored by now; their objectives' roll-ups moved, and
+        # the clock may have moved other KRs' status: past a few thousand KRs one full
+        # refresh (which rewrites only what differs) beats the incremental path.
         numbers_refresh_full(organisation, now=now)
         step = _lap(timings, "numbers", step)
         event_record(
@@ -398,12 +409,27 @@ def _krs_of(organisation: Organisation) -> tuple[dict[str, _KR], dict[int, _KR]]
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT k.id, k.key, k.kind, k.target, k.archived_at IS NOT NULL, o.state, "
-            f"o.cycle_id, k.last_checkin_at, k.last_confidence "
+            f"o.cycle_id, k.last_checkin_at, k.last_confidence, k.start, k.due, "
+            f"k.current_value, k.checkin_count "
             f"FROM {kr_table} k JOIN {objective_table} o ON o.id = k.objective_id "
             f"WHERE k.organisation_id = %s",
             [organisation.pk],
         )
-        for pk, key, kind, target, archived, state, cycle_id, last_at, last_conf in cursor:
+        for (
+            pk,
+            key,
+            kind,
+            target,
+            archived,
+            state,
+            cycle_id,
+            last_at,
+            last_conf,
+            start,
+            due,
+            current_value,
+            checkin_count,
+        ) in cursor:
             kr = _KR(
                 pk,
                 key,
@@ -413,6 +439,12 @@ def _krs_of(organisation: Organisation) -> tuple[dict[str, _KR], dict[int, _KR]]
                 state == closed,
                 last_at,
                 last_conf,
+                kind,
+                start,
+                target,
+                dt.date.fromisoformat(due) if isinstance(due, str) else due,  # SQLite: text
+                current_value,
+                checkin_count,
             )
             by_key[key] = by_id[pk] = kr
     return by_key, by_id
@@ -459,19 +491,90 @@ def _large_page_cache() -> Iterator[None]:
             cursor.execute(f"PRAGMA cache_size = {int(previous)}")
 
 
+# Where the running-values UPDATE also stores the touched KRs' progress and status. On
+# PostgreSQL every rewrite of a row is a new version of it and of its ten index entries:
+# leaving them to the full refresh cost a second pass over 322,637 KRs (16 s of 73 s). On
+# SQLite a row is rewritten in place (that pass took 0.7 s) and computing the numbers
+# here costs more (2.5 s) than it saves.
+NUMBERS_FOLDED_ON = frozenset({"postgresql"})
+
+
+@contextlib.contextmanager
+def _foreign_keys_checked_now() -> Iterator[None]:
+    """On PostgreSQL, check the foreign keys of the rows written inside at once, not at
+    the commit: Django declares them all DEFERRABLE INITIALLY DEFERRED, and the commit
+    then fired 2 M queued checks for 1 M check-ins (8 to 16 s) where the COPY fires the same
+    checks in 5 to 6 s more. The same checks run either way; afterwards they defer again."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+
+
 _FOLDED_TABLE = "lockstep_checkin_import"
-_FOLDED_COLUMNS = ("id", "n", "st", "sv", "stt", "stv", "last_at", "last_value", "last_conf")
+_FOLDED_COLUMNS = (
+    "id",
+    "n",
+    "st",
+    "sv",
+    "stt",
+    "stv",
+    "last_at",
+    "last_value",
+    "last_conf",
+    "progress",
+    "status",
+)
 
 
-def _running_values_add(folded: dict[int, _Folded], now: dt.datetime) -> None:
-    """Add each KR's folded rows to its stored running values, in one UPDATE for all."""
-    if not folded:
+def _numbers_after(
+    reader: _Reader, organisation: Organisation, now: dt.datetime
+) -> Iterator[tuple[int, _Folded, float, str]]:
+    """Each touched KR with its folded rows and its progress and status once they are added.
+
+    Computed (goals.selectors.kr_pace, as numbers_refresh_full) from the KR as it was read
+    before the transaction; if a write moved it meanwhile, the full refresh that follows
+    finds the stored numbers wrong and rewrites them, so this only saves it the work.
+    """
+    margins = margins_of(organisation)
+    for pk, f in reader.folded.items():
+        kr = reader.by_id[pk]
+        cycle = reader.cycles[kr.cycle_id]
+        stored_at = _as_utc(kr.last_at)
+        assert f.at is not None
+        newer = stored_at is None or stored_at <= f.at
+        progress, _, status = kr_pace(
+            kind=kr.kind,
+            start=kr.start,
+            target=kr.target,
+            current_value=f.value if newer else kr.current_value,
+            checkin_count=kr.checkin_count + f.n,
+            cycle_start=cycle.start,
+            due=kr.due or cycle.end,
+            tz=reader.tz,
+            margins=margins,
+            at=now,
+        )
+        yield pk, f, progress, status.value
+
+
+def _running_values_add(reader: _Reader, organisation: Organisation, now: dt.datetime) -> None:
+    """Add each KR's folded rows to its stored running values, in one UPDATE for all
+    (where NUMBERS_FOLDED_ON, the same UPDATE stores its new progress and status)."""
+    if not reader.folded:
         return
     q = connection.ops.quote_name
     table, temp = q(KeyResult._meta.db_table), q(_FOLDED_TABLE)
     postgres = connection.vendor == "postgresql"
     moment = "timestamp with time zone" if postgres else "datetime"
     adapt = connection.ops.adapt_datetimefield_value
+    fold = connection.vendor in NUMBERS_FOLDED_ON
     rows: Iterable[tuple[Any, ...]] = (
         (
             pk,
@@ -483,17 +586,31 @@ def _running_values_add(folded: dict[int, _Folded], now: dt.datetime) -> None:
             f.at if postgres else adapt(f.at),
             f.value,
             f.confidence,
+            progress,
+            status,
         )
-        for pk, f in folded.items()
+        for pk, f, progress, status in (
+            _numbers_after(reader, organisation, now)
+            if fold
+            else ((pk, f, None, None) for pk, f in reader.folded.items())
+        )
     )
     # As checkin_record: the import's latest row wins unless the KR holds a later check-in.
     newer = "k.last_checkin_at IS NULL OR k.last_checkin_at <= v.last_at"
+    # As numbers_refresh_full: numbers_at moves only with the numbers.
+    same = "k.progress = v.progress AND k.status = v.status"
+    numbers = (
+        f"progress = v.progress, status = v.status, "
+        f"numbers_at = CASE WHEN {same} THEN k.numbers_at ELSE %s END, "
+        if fold
+        else ""
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             f"CREATE TEMPORARY TABLE {temp} (id bigint PRIMARY KEY, n integer, "
             f"st double precision, sv double precision, stt double precision, "
             f"stv double precision, last_at {moment}, last_value double precision, "
-            f"last_conf integer)"
+            f"last_conf integer, progress double precision, status varchar(12))"
         )
         names = ", ".join(_FOLDED_COLUMNS)
         if postgres:
@@ -513,8 +630,8 @@ def _running_values_add(folded: dict[int, _Folded], now: dt.datetime) -> None:
             f"current_value = CASE WHEN {newer} THEN v.last_value ELSE k.current_value END, "
             f"last_confidence = CASE WHEN {newer} THEN v.last_conf ELSE k.last_confidence END, "
             f"last_checkin_at = CASE WHEN {newer} THEN v.last_at ELSE k.last_checkin_at END, "
-            f"updated_at = %s "
+            f"{numbers}updated_at = %s "
             f"FROM {temp} v WHERE k.id = v.id",
-            [adapt(now)],
+            [adapt(now)] * (2 if fold else 1),
         )
         cursor.execute(f"DROP TABLE {temp}")
