@@ -259,16 +259,24 @@ def objective_list(
         qs = qs.filter(
             Q(owner_unit_id=filters.unit_id) | Q(contributors__id=filters.unit_id)
         ).distinct()
-    qs = qs.order_by("cycle__start", "key")
     # The list reads the stored numbers (as of their last refresh, docs/numbers.md): rolling
     # up live would read every KR beneath every objective of the page.
     if filters.status is not None:
         if qs.filter(numbers_at__isnull=True).exists():
             # Bulk rows before their first full refresh have no stored status to filter by.
-            rendered = [r for r in render_objectives(me, list(qs)) if r["status"] == filters.status]
+            everything = list(qs.order_by("cycle__start", "key"))
+            rendered = [
+                r for r in render_objectives(me, everything) if r["status"] == filters.status
+            ]
             return paginate(rendered, page, list)
         qs = qs.filter(status=filters.status)
-    return paginate(qs, page, lambda rows: render_objectives(me, rows, stored=True))
+    count, rows = selectors.objectives_page(qs, offset=page.offset, limit=page.limit)
+    return {
+        "count": count,
+        "limit": page.limit,
+        "offset": page.offset,
+        "items": render_objectives(me, rows, stored=True),
+    }
 
 
 @router.post("/objectives", response={201: ObjectiveOut, **ERRORS})

@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 from django.utils import timezone
 
 from lockstep.core.forecast import forecast_progress, forecast_value, likely_miss
@@ -258,6 +258,43 @@ def objectives_query(organisation: Organisation) -> QuerySet[Objective]:
             Prefetch("parent_links", queryset=ContributionLink.objects.select_related("parent")),
         )
     )
+
+
+def objectives_page(
+    objectives: QuerySet[Objective], *, offset: int, limit: int
+) -> tuple[int, list[Objective]]:
+    """One page of `objectives` in (cycle start, key) order, and how many there are in all.
+
+    Ordered by the cycle's start, every page made the database sort the whole organisation
+    (37 ms of a 50 ms request at 78,000 objectives). Cycles are few: count the objectives
+    per cycle in one GROUP BY, find the cycles the page falls in, and read only those by
+    key. Cycles that start on the same day are read together, so their objectives
+    interleave by key as in the one ORDER BY.
+    """
+    # On the (organisation, cycle) index alone: joining the cycle for its start, or counting
+    # distinct ids when nothing can repeat, made this slower than the sort it replaces.
+    per_cycle: dict[int, int] = dict(
+        objectives.order_by()
+        .values_list("cycle_id")
+        .annotate(n=Count("pk", distinct=objectives.query.distinct))
+    )
+    same_day: dict[dt.date, list[int]] = defaultdict(list)
+    for cycle_id, start in Cycle.objects.filter(pk__in=per_cycle).values_list("pk", "start"):
+        same_day[start].append(cycle_id)
+    rows: list[Objective] = []
+    skip = offset
+    for day in sorted(same_day):
+        ids = same_day[day]
+        held = sum(per_cycle[c] for c in ids)
+        if skip >= held:
+            skip -= held
+            continue
+        want = limit - len(rows)
+        rows += objectives.filter(cycle_id__in=ids).order_by("key")[skip : skip + want]
+        skip = 0
+        if len(rows) >= limit:
+            break
+    return sum(per_cycle.values()), rows
 
 
 def key_results_query(organisation: Organisation) -> QuerySet[KeyResult]:
