@@ -1,4 +1,4 @@
-"""The `lockstep` command: demo data, serving, status, plans and import/export."""
+"""The `lockstep` command: demo data, serving, status, plans, import/export, backup/restore."""
 
 from __future__ import annotations
 
@@ -312,6 +312,37 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Back up the whole database to FILE (SQLite file copy, or gzip JSON of every row)."""
+    from lockstep.backup import BackupError, backup_create
+
+    try:
+        result = backup_create(path=Path(args.file), fmt=args.format)
+    except (BackupError, OSError) as exc:
+        print(f"lockstep: backup failed: {exc}", file=sys.stderr)
+        return 1
+    rows = f", {result.rows:,} rows" if result.rows is not None else ""
+    print(f"Backed up to {result.path} ({result.format}{rows})")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Restore FILE into the database, all or nothing; refuses a non-empty one without --force."""
+    from lockstep.backup import BackupError, backup_format_of, backup_restore
+
+    try:
+        if backup_format_of(Path(args.file)) == "json":
+            _migrate()  # rows load into this code's schema
+        result = backup_restore(path=Path(args.file), force=args.force)
+    except (BackupError, OSError) as exc:
+        print(f"lockstep: restore refused, the database is unchanged: {exc}", file=sys.stderr)
+        return 1
+    _migrate()  # a backup of older code gets this code's migrations
+    rows = f", {result.rows:,} rows" if result.rows is not None else ""
+    print(f"Restored {result.path} ({result.format}{rows})")
+    return 0
+
+
 def cmd_manage(args: argparse.Namespace) -> int:
     from django.core.management import execute_from_command_line
 
@@ -394,6 +425,23 @@ def parser() -> argparse.ArgumentParser:
     )
     sy.add_argument("--seed", type=int, default=1)
     sy.set_defaults(func=cmd_synth)
+
+    bk = sub.add_parser("backup", help="back up the whole database to a file (consistent)")
+    bk.add_argument("file", help="the backup file to write")
+    bk.add_argument(
+        "--format",
+        choices=["sqlite", "json"],
+        help="sqlite: a copy of the SQLite file (default on SQLite); "
+        "json: gzip JSON of every row, portable between databases (default on PostgreSQL)",
+    )
+    bk.set_defaults(func=cmd_backup)
+
+    rs = sub.add_parser("restore", help="restore a backup file, all or nothing")
+    rs.add_argument("file", help="a file written by `lockstep backup`")
+    rs.add_argument(
+        "--force", action="store_true", help="replace a database that already holds data"
+    )
+    rs.set_defaults(func=cmd_restore)
 
     m = sub.add_parser(
         "manage", help="run a Django management command (migrate, createsuperuser, ...)"
