@@ -62,12 +62,12 @@ def paginate(
     """Slice rows (a queryset or list) and render only the slice, in bulk."""
     count = rows.count() if isinstance(rows, QuerySet) else len(rows)
     window = rows[page.offset : page.offset + page.limit]
-    return {
-        "count": count,
-        "limit": page.limit,
-        "offset": page.offset,
-        "items": render(list(window)),
-    }
+    return page_of(count, page, render(list(window)))
+
+
+def page_of(count: int, page: PageParams, items: list[Any]) -> dict[str, Any]:
+    """The Page envelope around items a caller has already sliced and rendered."""
+    return {"count": count, "limit": page.limit, "offset": page.offset, "items": items}
 
 
 def sent_fields(payload: Schema) -> dict[str, Any]:

@@ -313,34 +313,38 @@ class _Index:
             return i.due
         return None
 
-    def too_late(self, d: DependencySnap) -> list[str]:
-        """Why a dependency comes too late for its requester (empty when it does not)."""
+    def lateness(self, d: DependencySnap) -> tuple[dt.date | None, bool]:
+        """(the provider item's due date if it falls after `needed_by`, accepted but overdue)."""
         if d.state not in _OPEN_DEPENDENCY:
-            return []
-        reasons = []
+            return None, False
         due = self.item_due(d.provider_item)
-        if d.provider_item is not None and due is not None and due > d.needed_by:
-            late = (due - d.needed_by).days
-            reasons.append(
-                f"{self.label(d.provider_item)} is due {due}, {_days(late)} after "
-                f"{self.unit(d.requester_unit_id)} needs '{d.title}' on {d.needed_by}"
-            )
-        if d.state == DependencyState.ACCEPTED and d.needed_by < self.today:
-            overdue = (self.today - d.needed_by).days
-            reasons.append(
-                f"{self.unit(d.provider_unit_id)} accepted '{d.title}' but has not delivered "
-                f"it; it was needed by {d.needed_by}, {_days(overdue)} ago"
-            )
-        return reasons
+        return (
+            due if due is not None and due > d.needed_by else None,
+            d.state == DependencyState.ACCEPTED and d.needed_by < self.today,
+        )
 
     def is_too_late(self, d: DependencySnap) -> bool:
         """Whether `too_late` has a reason, without writing it (asked of every dependency)."""
-        if d.state not in _OPEN_DEPENDENCY:
-            return False
-        due = self.item_due(d.provider_item)
-        if due is not None and due > d.needed_by:
-            return True
-        return d.state == DependencyState.ACCEPTED and d.needed_by < self.today
+        due_after, overdue = self.lateness(d)
+        return due_after is not None or overdue
+
+    def too_late(self, d: DependencySnap) -> list[str]:
+        """Why a dependency comes too late for its requester (empty when it does not)."""
+        due_after, overdue = self.lateness(d)
+        reasons = []
+        if due_after is not None and d.provider_item is not None:
+            late = (due_after - d.needed_by).days
+            reasons.append(
+                f"{self.label(d.provider_item)} is due {due_after}, {_days(late)} after "
+                f"{self.unit(d.requester_unit_id)} needs '{d.title}' on {d.needed_by}"
+            )
+        if overdue:
+            days_ago = (self.today - d.needed_by).days
+            reasons.append(
+                f"{self.unit(d.provider_unit_id)} accepted '{d.title}' but has not delivered "
+                f"it; it was needed by {d.needed_by}, {_days(days_ago)} ago"
+            )
+        return reasons
 
     def age(self, moment: dt.datetime) -> dt.timedelta:
         """Time elapsed from `moment` (naive: read in the snapshot's zone) to now."""

@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
-from lockstep.apischema import ERRORS, Page, PageParams, paginate, sent_fields
+from lockstep.apischema import ERRORS, Page, PageParams, page_of, paginate, sent_fields
 from lockstep.core.progress import Commitment, KRKind, Status
 from lockstep.errors import ValidationFailed
 from lockstep.goals import selectors, services
@@ -271,12 +271,7 @@ def objective_list(
             return paginate(rendered, page, list)
         qs = qs.filter(status=filters.status)
     count, rows = selectors.objectives_page(qs, offset=page.offset, limit=page.limit)
-    return {
-        "count": count,
-        "limit": page.limit,
-        "offset": page.offset,
-        "items": render_objectives(me, rows, stored=True),
-    }
+    return page_of(count, page, render_objectives(me, rows, stored=True))
 
 
 @router.post("/objectives", response={201: ObjectiveOut, **ERRORS})
