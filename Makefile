@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE := lockstep.settings
 
-.PHONY: run install demo test test-postgres lint format clean bench bench-smoke bench-planet
+.PHONY: run install demo test test-postgres lint format clean bench bench-smoke bench-planet bench-pages
 
 $(BIN)/lockstep: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -44,6 +44,11 @@ bench-smoke: install
 ## make bench-planet: the full analysis of a 1,000,000-KR organisation on SQLite
 bench-planet: install
 	$(BIN)/python bench/run.py --sizes planet --databases sqlite --runs 1 --checkins 50 --no-load --import-rows 0
+
+## make bench-pages: server time and SQL statements of every page on the demo, both databases
+bench-pages: install
+	$(BIN)/python bench/pages.py
+	$(BIN)/python bench/pages.py --postgres
 
 lint: install
 	$(BIN)/ruff check src tests

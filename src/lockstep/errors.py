@@ -33,6 +33,13 @@ class ValidationFailed(LockstepError):
         return cls(f"{field}: {message}", fields=[FieldError(field, message)])
 
 
+class Forbidden(LockstepError):
+    """The caller's role does not allow this (the object exists and they may see it)."""
+
+    status = 403
+    code = "forbidden"
+
+
 class NotFound(LockstepError):
     status = 404
     code = "not_found"

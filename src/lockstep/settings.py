@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ def _flag(name: str, default: bool) -> bool:
 
 DEBUG = _flag("LOCKSTEP_DEBUG", False)
 SECRET_KEY = os.environ.get(
-    "LOCKSTEP_SECRET_KEY", "insecure-dev-key-set-LOCKSTEP_SECRET_KEY-in-production"
+    "LOCKSTEP_SECRET_KEY", "django-insecure-dev-key-set-LOCKSTEP_SECRET_KEY-in-production"
 )
 ALLOWED_HOSTS = os.environ.get("LOCKSTEP_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(
     ","
@@ -31,6 +32,26 @@ ALLOWED_HOSTS = os.environ.get("LOCKSTEP_ALLOWED_HOSTS", "127.0.0.1,localhost,te
 CSRF_TRUSTED_ORIGINS = [
     o for o in os.environ.get("LOCKSTEP_CSRF_TRUSTED_ORIGINS", "").split(",") if o
 ]
+
+# Sessions: cookie unreadable by scripts, not sent on cross-site requests, a working day
+# long; Django gives the session a new key at every sign-in (no session fixation).
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = int(os.environ.get("LOCKSTEP_SESSION_HOURS", "12")) * 3600
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+# LOCKSTEP_HTTPS=1 behind a proxy that terminates TLS and sets X-Forwarded-Proto (see
+# docs/operations.md): cookies only over HTTPS, plain HTTP redirected, HSTS for a year.
+# `make run` serves plain HTTP on loopback, so this is off by default.
+if _flag("LOCKSTEP_HTTPS", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("LOCKSTEP_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = _flag("LOCKSTEP_HSTS_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = _flag("LOCKSTEP_HSTS_PRELOAD", True)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -41,11 +62,13 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_htmx",
+    "axes",
     "lockstep.org",
     "lockstep.goals",
     "lockstep.activity",
     "lockstep.alignment",
     "lockstep.dashboard",
+    "lockstep.trust",
     "lockstep.web",
 ]
 
@@ -59,6 +82,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "lockstep.urls"
@@ -123,9 +148,47 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" and not str(
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+# Argon2id first: new passwords and every password at its next sign-in get it; hashes of
+# the other hashers below still verify (and are upgraded), so no account is locked out.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
 ]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# Sign-in is rate limited by django-axes: after LOCKSTEP_SIGNIN_ATTEMPTS failures for one
+# username from one address, that pair is locked out for LOCKSTEP_SIGNIN_LOCK_MINUTES
+# (429, and each further try restarts the wait). Locking the pair, not the username alone,
+# keeps a stranger from locking a colleague out, and not the address alone, keeps one
+# mistyping person from locking out a whole office behind one NAT address.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("LOCKSTEP_SIGNIN_ATTEMPTS", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("LOCKSTEP_SIGNIN_LOCK_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "web/locked_out.html"
+AXES_VERBOSE = False
+# The client's address: the socket's, unless a trusted proxy in front (LOCKSTEP_HTTPS) sets
+# X-Forwarded-For; never a header a client could set itself.
+AXES_IPWARE_META_PRECEDENCE_ORDER: tuple[str, ...]
+if _flag("LOCKSTEP_HTTPS", False):
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+    AXES_IPWARE_PROXY_COUNT = int(os.environ.get("LOCKSTEP_PROXY_COUNT", "1"))
+else:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -143,6 +206,26 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
+
+# E-mail (password reset): SMTP when LOCKSTEP_EMAIL_HOST is set, else printed to the
+# server's console, so `make run` works with no mail server.
+if os.environ.get("LOCKSTEP_EMAIL_HOST"):
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = os.environ["LOCKSTEP_EMAIL_HOST"]
+    EMAIL_PORT = int(os.environ.get("LOCKSTEP_EMAIL_PORT", "587"))
+    EMAIL_HOST_USER = os.environ.get("LOCKSTEP_EMAIL_USER", "")
+    EMAIL_HOST_PASSWORD = os.environ.get("LOCKSTEP_EMAIL_PASSWORD", "")
+    EMAIL_USE_TLS = _flag("LOCKSTEP_EMAIL_TLS", True)
+    EMAIL_TIMEOUT = 20
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = os.environ.get("LOCKSTEP_EMAIL_FROM", "Lockstep <lockstep@localhost>")
+PASSWORD_RESET_TIMEOUT = 3 * 24 * 3600
+
+# The largest request body Django reads (forms and API JSON); bigger ones are refused
+# before they are parsed (the API answers 413 in its error envelope).
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("LOCKSTEP_MAX_BODY_KB", "1024")) * 1024
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
 
 NINJA_PAGINATION_PER_PAGE = 50
 NINJA_PAGINATION_MAX_LIMIT = 500

@@ -7,6 +7,7 @@ from collections import Counter
 
 import pytest
 from django.contrib.auth import authenticate
+from django.test import RequestFactory
 
 from lockstep.cli import main
 from lockstep.goals import selectors
@@ -71,7 +72,9 @@ def test_demo_holds_the_worked_examples(demo):
 
 
 def test_demo_login_works(demo):
-    user = authenticate(username="demo", password="lockstep-demo")
+    # Through a request, as the sign-in page does (the rate limiter needs one).
+    request = RequestFactory().post("/login/")
+    user = authenticate(request, username="demo", password="lockstep-demo")
     assert user is not None and user.person.organisation == demo
 
 

@@ -55,8 +55,8 @@ def sign_in(page: Page, base: str) -> None:
     page.get_by_label("Username").fill("ada")
     page.get_by_label("Password").fill("correct-horse-9")
     page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(f"{base}/units/")
-    expect(page.get_by_role("heading", level=1, name="Units")).to_be_visible()
+    expect(page).to_have_url(f"{base}/")
+    expect(page.get_by_role("heading", level=1, name="My week")).to_be_visible()
 
 
 def shoot(page: Page, name: str) -> None:

@@ -154,7 +154,7 @@ def test_answer_a_waiting_request_and_its_finding_goes(live_server, browser, per
     expect(unanswered).to_have_count(1)
     expect(unanswered).to_contain_text("Product has not answered Marketing")
     expect(unanswered.get_by_role("link", name=dep.title)).to_be_visible()
-    shoot(page, "findings-desktop")
+    shoot(page, "findings-scenario-desktop")
 
     nav.get_by_role("link", name="Dependencies").click()
     expect(page.get_by_role("heading", level=1, name="Dependencies")).to_be_visible()
@@ -200,7 +200,7 @@ def test_answer_a_waiting_request_and_its_finding_goes(live_server, browser, per
     phone = browser.new_context(viewport=PHONE, storage_state=context.storage_state())
     small = phone.new_page()
     for name, url in [
-        ("findings", "/findings/"),
+        ("findings-scenario", "/findings/"),
         ("dependencies", "/dependencies/"),
         ("reviews", "/reviews/"),
         ("asks-offers", "/asks-offers/"),

@@ -21,6 +21,7 @@ def test_sign_in_and_check_in_with_htmx(live_server, browser, person, launch, te
     page.goto(f"{base}/login/")
     shoot(page, "login-desktop")
     sign_in(page, base)
+    page.goto(f"{base}/units/")
     expect(page.get_by_role("banner")).to_contain_text("Ada Lovelace")
     expect(page.get_by_role("banner")).to_contain_text("Acme")
     expect(page.get_by_text("Checkout squad")).to_be_visible()

@@ -12,7 +12,7 @@ from ninja import Field, Query, Router, Schema
 from lockstep.alignment import selectors, services
 from lockstep.alignment.access import access_ask_offer, access_dependency, access_review
 from lockstep.alignment.models import AskOffer, Dependency, Review, ReviewNote
-from lockstep.apischema import ERRORS, Page, PageParams, paginate
+from lockstep.apischema import ERRORS, Id, Page, PageParams, paginate
 from lockstep.core.snapshot import DependencyState
 from lockstep.errors import ValidationFailed
 from lockstep.goals.access import access_objective
@@ -24,7 +24,7 @@ router = Router(tags=["alignment"])
 
 
 def _item(
-    me: Person, kr_id: int | None, initiative_id: int | None, field: str
+    me: Person, kr_id: Id | None, initiative_id: Id | None, field: str
 ) -> KeyResult | Initiative | None:
     if kr_id is not None and initiative_id is not None:
         raise ValidationFailed.on(field, "name a key result or an initiative, not both")
@@ -42,9 +42,9 @@ class DependencyIn(Schema):
     title: str = Field(..., min_length=1, max_length=300)
     key: str | None = Field(None, max_length=100)
     description: str = Field("", max_length=10000)
-    requester_kr_id: int | None = None
-    requester_initiative_id: int | None = None
-    provider_unit_id: int
+    requester_kr_id: Id | None = None
+    requester_initiative_id: Id | None = None
+    provider_unit_id: Id
     needed_by: dt.date
     effort: float = Field(0, ge=0, description="load on the provider's weekly capacity")
 
@@ -72,15 +72,15 @@ class DependencyOut(Schema):
 
 
 class DependencyFilters(Schema):
-    unit_id: int | None = Field(None, description="either side")
-    requester_unit_id: int | None = None
-    provider_unit_id: int | None = None
+    unit_id: Id | None = Field(None, description="either side")
+    requester_unit_id: Id | None = None
+    provider_unit_id: Id | None = None
     state: DependencyState | None = None
 
 
 class AcceptIn(Schema):
-    provider_kr_id: int | None = None
-    provider_initiative_id: int | None = None
+    provider_kr_id: Id | None = None
+    provider_initiative_id: Id | None = None
 
 
 class ReasonIn(Schema):
@@ -138,12 +138,12 @@ def dependency_create(request: HttpRequest, payload: DependencyIn) -> tuple[int,
 
 
 @router.get("/dependencies/{dep_id}", response={200: DependencyOut, **ERRORS})
-def dependency_get(request: HttpRequest, dep_id: int) -> Dependency:
+def dependency_get(request: HttpRequest, dep_id: Id) -> Dependency:
     return access_dependency(current_person(request), dep_id)
 
 
 @router.post("/dependencies/{dep_id}/accept", response={200: DependencyOut, **ERRORS})
-def dependency_accept(request: HttpRequest, dep_id: int, payload: AcceptIn) -> Dependency:
+def dependency_accept(request: HttpRequest, dep_id: Id, payload: AcceptIn) -> Dependency:
     me = current_person(request)
     item = _item(me, payload.provider_kr_id, payload.provider_initiative_id, "provider")
     return services.dependency_accept(
@@ -152,7 +152,7 @@ def dependency_accept(request: HttpRequest, dep_id: int, payload: AcceptIn) -> D
 
 
 @router.post("/dependencies/{dep_id}/decline", response={200: DependencyOut, **ERRORS})
-def dependency_decline(request: HttpRequest, dep_id: int, payload: ReasonIn) -> Dependency:
+def dependency_decline(request: HttpRequest, dep_id: Id, payload: ReasonIn) -> Dependency:
     me = current_person(request)
     return services.dependency_decline(
         dependency=access_dependency(me, dep_id), actor=me, reason=payload.reason
@@ -160,7 +160,7 @@ def dependency_decline(request: HttpRequest, dep_id: int, payload: ReasonIn) -> 
 
 
 @router.post("/dependencies/{dep_id}/counter", response={200: DependencyOut, **ERRORS})
-def dependency_counter(request: HttpRequest, dep_id: int, payload: CounterIn) -> Dependency:
+def dependency_counter(request: HttpRequest, dep_id: Id, payload: CounterIn) -> Dependency:
     me = current_person(request)
     return services.dependency_counter(
         dependency=access_dependency(me, dep_id),
@@ -172,7 +172,7 @@ def dependency_counter(request: HttpRequest, dep_id: int, payload: CounterIn) ->
 
 @router.post("/dependencies/{dep_id}/counter-answer", response={200: DependencyOut, **ERRORS})
 def dependency_counter_answer(
-    request: HttpRequest, dep_id: int, payload: CounterAnswerIn
+    request: HttpRequest, dep_id: Id, payload: CounterAnswerIn
 ) -> Dependency:
     me = current_person(request)
     return services.dependency_counter_answer(
@@ -181,13 +181,13 @@ def dependency_counter_answer(
 
 
 @router.post("/dependencies/{dep_id}/deliver", response={200: DependencyOut, **ERRORS})
-def dependency_deliver(request: HttpRequest, dep_id: int) -> Dependency:
+def dependency_deliver(request: HttpRequest, dep_id: Id) -> Dependency:
     me = current_person(request)
     return services.dependency_deliver(dependency=access_dependency(me, dep_id), actor=me)
 
 
 @router.post("/dependencies/{dep_id}/miss", response={200: DependencyOut, **ERRORS})
-def dependency_miss(request: HttpRequest, dep_id: int, payload: ReasonIn) -> Dependency:
+def dependency_miss(request: HttpRequest, dep_id: Id, payload: ReasonIn) -> Dependency:
     me = current_person(request)
     return services.dependency_miss(
         dependency=access_dependency(me, dep_id), actor=me, reason=payload.reason
@@ -195,7 +195,7 @@ def dependency_miss(request: HttpRequest, dep_id: int, payload: ReasonIn) -> Dep
 
 
 @router.post("/dependencies/{dep_id}/cancel", response={200: DependencyOut, **ERRORS})
-def dependency_cancel(request: HttpRequest, dep_id: int) -> Dependency:
+def dependency_cancel(request: HttpRequest, dep_id: Id) -> Dependency:
     me = current_person(request)
     return services.dependency_cancel(dependency=access_dependency(me, dep_id), actor=me)
 
@@ -204,10 +204,10 @@ def dependency_cancel(request: HttpRequest, dep_id: int) -> Dependency:
 
 
 class AskOfferIn(Schema):
-    cycle_id: int
+    cycle_id: Id
     kind: AskOffer.Kind
-    from_unit_id: int
-    to_unit_id: int
+    from_unit_id: Id
+    to_unit_id: Id
     text: str = Field(..., min_length=1, max_length=5000)
 
 
@@ -223,8 +223,8 @@ class AskOfferOut(Schema):
 
 
 class AskToDependencyIn(Schema):
-    requester_kr_id: int | None = None
-    requester_initiative_id: int | None = None
+    requester_kr_id: Id | None = None
+    requester_initiative_id: Id | None = None
     needed_by: dt.date
     effort: float = Field(0, ge=0)
 
@@ -233,8 +233,8 @@ class AskToDependencyIn(Schema):
 def ask_offer_list(
     request: HttpRequest,
     page: Query[PageParams],
-    cycle_id: int | None = None,
-    unit_id: int | None = None,
+    cycle_id: Id | None = None,
+    unit_id: Id | None = None,
 ) -> dict[str, Any]:
     me = current_person(request)
     qs = AskOffer.objects.filter(organisation=me.organisation)
@@ -266,7 +266,7 @@ def ask_offer_create(request: HttpRequest, payload: AskOfferIn) -> tuple[int, As
 
 @router.post("/asks-offers/{ask_id}/request", response={201: DependencyOut, **ERRORS})
 def ask_to_dependency(
-    request: HttpRequest, ask_id: int, payload: AskToDependencyIn
+    request: HttpRequest, ask_id: Id, payload: AskToDependencyIn
 ) -> tuple[int, Dependency]:
     me = current_person(request)
     item = _item(me, payload.requester_kr_id, payload.requester_initiative_id, "requester")
@@ -288,7 +288,7 @@ def ask_to_dependency(
 
 
 class ReviewRequestIn(Schema):
-    unit_ids: list[int] | None = Field(
+    unit_ids: list[Id] | None = Field(
         None, description="default: units it depends on and that depend on it"
     )
 
@@ -330,7 +330,7 @@ def _review_out(r: Review) -> dict[str, Any]:
 
 @router.post("/objectives/{objective_id}/reviews", response={201: list[ReviewOut], **ERRORS})
 def review_request(
-    request: HttpRequest, objective_id: int, payload: ReviewRequestIn
+    request: HttpRequest, objective_id: Id, payload: ReviewRequestIn
 ) -> tuple[int, list[dict[str, Any]]]:
     me = current_person(request)
     objective = access_objective(me, objective_id)
@@ -347,8 +347,8 @@ def review_request(
 def review_list(
     request: HttpRequest,
     page: Query[PageParams],
-    unit_id: int | None = None,
-    objective_id: int | None = None,
+    unit_id: Id | None = None,
+    objective_id: Id | None = None,
     state: Review.State | None = None,
 ) -> dict[str, Any]:
     me = current_person(request)
@@ -366,7 +366,7 @@ def review_list(
 
 @router.post("/reviews/{review_id}/notes", response={201: ReviewOut, **ERRORS})
 def review_respond(
-    request: HttpRequest, review_id: int, payload: ReviewNoteIn
+    request: HttpRequest, review_id: Id, payload: ReviewNoteIn
 ) -> tuple[int, dict[str, Any]]:
     me = current_person(request)
     review = access_review(me, review_id)
@@ -395,11 +395,11 @@ class FindingOut(Schema):
 
 
 class FindingFilters(Schema):
-    unit_id: int | None = None
+    unit_id: Id | None = None
     code: str | None = None
     severity: str | None = Field(None, pattern="^(error|warning|info)$")
     subject_type: str | None = None
-    subject_id: int | None = None
+    subject_id: Id | None = None
 
 
 def _finding_out(f: Any) -> dict[str, Any]:
@@ -453,7 +453,7 @@ class GraphNode(Schema):
     id: str
     type: str
     label: str
-    unit_id: int | None
+    unit_id: Id | None
     status: str | None
     at_risk: bool = Field(..., description="a finding marks it at risk upstream")
     problem: bool = Field(
@@ -466,7 +466,7 @@ class GraphEdge(Schema):
     target: str
     kind: str
     state: str
-    dependency_id: int
+    dependency_id: Id
     label: str
     problem: bool
 
@@ -477,6 +477,6 @@ class GraphOut(Schema):
 
 
 @router.get("/dependency-graph", response={200: GraphOut, **ERRORS})
-def dependency_graph(request: HttpRequest, unit_id: int | None = None) -> dict[str, Any]:
+def dependency_graph(request: HttpRequest, unit_id: Id | None = None) -> dict[str, Any]:
     me = current_person(request)
     return selectors.dependency_graph(me.organisation, unit_id=unit_id)

@@ -535,3 +535,167 @@ def dependency_graph(
             }
         )
     return {"nodes": nodes, "edges": edges}
+
+
+# ---- the dependency map --------------------------------------------------------------------
+
+# Findings that put a dependency on an at-risk chain: the chain an UPSTREAM_AT_RISK finding
+# names (every dependency in its links), and each DEPENDENCY_* finding's own dependencies.
+RISK_CODES = (
+    "UPSTREAM_AT_RISK",
+    "DEPENDENCY_UNANSWERED",
+    "DEPENDENCY_DECLINED",
+    "DEPENDENCY_TOO_LATE",
+    "DEPENDENCY_CYCLE",
+)
+# What the map can show: open dependencies (the default), everything but withdrawn ones,
+# or one state; "late" is accepted and needed before today, as the dashboard counts it.
+MAP_SHOWS = (
+    "open",
+    "all",
+    "requested",
+    "countered",
+    "accepted",
+    "late",
+    "declined",
+    "missed",
+    "delivered",
+)
+_MAP_OPEN = (
+    DependencyState.REQUESTED,
+    DependencyState.COUNTERED,
+    DependencyState.ACCEPTED,
+    DependencyState.DECLINED,
+    DependencyState.MISSED,
+)
+
+
+@dataclass(frozen=True)
+class RiskMark:
+    """A stored finding that puts a dependency on an at-risk chain."""
+
+    finding_id: int
+    code: str
+
+
+@dataclass(frozen=True)
+class MapDependency:
+    """One dependency as the map draws it: who needs what from whom, by when, how it stands."""
+
+    id: int
+    title: str
+    requester_unit_id: int
+    provider_unit_id: int
+    needed_by: dt.date
+    state: str
+    late: bool  # accepted and needed before today
+    risks: tuple[RiskMark, ...]
+
+    @property
+    def shown_state(self) -> str:
+        return "late" if self.late else self.state
+
+    @property
+    def at_risk(self) -> bool:
+        return bool(self.risks)
+
+
+@dataclass(frozen=True)
+class DependencyMap:
+    """The dependencies a map shows, the names of their units and the units on risky chains.
+
+    `total` counts every dependency the filters match; more than were read if a limit cut.
+    """
+
+    dependencies: tuple[MapDependency, ...]
+    unit_names: Mapping[int, str]
+    risky_unit_ids: frozenset[int]
+    total: int
+
+    @property
+    def cut(self) -> bool:
+        return self.total > len(self.dependencies)
+
+
+def dependency_risks(organisation: Organisation) -> dict[int, tuple[RiskMark, ...]]:
+    """Per dependency id, the stored findings that put it on an at-risk chain (one query)."""
+    out: dict[int, list[RiskMark]] = {}
+    rows = (
+        Finding.objects.filter(organisation=organisation, code__in=RISK_CODES)
+        .order_by("id")
+        .values_list("id", "code", "subject_type", "subject_id", "links")
+    )
+    for fid, code, subject_type, subject_id, links in rows:
+        dep_ids = {int(pk) for kind, pk in links or () if kind == "dependency"}
+        if subject_type == "dependency":
+            dep_ids.add(subject_id)
+        for dep_id in dep_ids:
+            out.setdefault(dep_id, []).append(RiskMark(fid, code))
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def dependency_map(
+    organisation: Organisation,
+    *,
+    today: dt.date,
+    show: str = "open",
+    needed_from: dt.date | None = None,
+    needed_to: dt.date | None = None,
+    unit_id: int | None = None,
+    limit: int | None = None,
+) -> DependencyMap:
+    """Dependencies between units for the map, with risk marks from stored findings.
+
+    `needed_from`/`needed_to` keep those needed within a cycle; `unit_id` keeps one unit's
+    neighbourhood (what it needs and what it owes); `limit` reads at most that many, the
+    soonest needed first. Three queries whatever the map's size (four when the limit cuts).
+    """
+    if show not in MAP_SHOWS:
+        raise ValueError(f"show must be one of {', '.join(MAP_SHOWS)}")
+    deps = Dependency.objects.filter(organisation=organisation).exclude(
+        state=DependencyState.CANCELLED
+    )
+    if show == "open":
+        deps = deps.filter(state__in=_MAP_OPEN)
+    elif show == "late":
+        deps = deps.filter(state=DependencyState.ACCEPTED, needed_by__lt=today)
+    elif show != "all":
+        deps = deps.filter(state=show)
+    if needed_from is not None:
+        deps = deps.filter(needed_by__gte=needed_from)
+    if needed_to is not None:
+        deps = deps.filter(needed_by__lte=needed_to)
+    if unit_id is not None:
+        deps = deps.filter(Q(requester_unit_id=unit_id) | Q(provider_unit_id=unit_id))
+    rows = list(
+        deps.order_by("needed_by", "id").values_list(
+            "id", "title", "requester_unit_id", "provider_unit_id", "needed_by", "state"
+        )[: None if limit is None else limit + 1]
+    )
+    total = len(rows)
+    if limit is not None and total > limit:
+        rows, total = rows[:limit], deps.count()
+    risks = dependency_risks(organisation) if rows else {}
+    shown = tuple(
+        MapDependency(
+            id=pk,
+            title=title,
+            requester_unit_id=requester,
+            provider_unit_id=provider,
+            needed_by=needed_by,
+            state=state,
+            late=state == DependencyState.ACCEPTED and needed_by < today,
+            risks=risks.get(pk, ()),
+        )
+        for pk, title, requester, provider, needed_by, state in rows
+    )
+    unit_ids = {u for d in shown for u in (d.requester_unit_id, d.provider_unit_id)}
+    if unit_id is not None:
+        unit_ids.add(unit_id)
+    names = dict(
+        Unit.objects.filter(organisation=organisation, pk__in=unit_ids).values_list("pk", "name")
+    )
+    risky = frozenset(
+        u for d in shown if d.at_risk for u in (d.requester_unit_id, d.provider_unit_id)
+    )
+    return DependencyMap(shown, names, risky, total)

@@ -1,4 +1,5 @@
-"""Pages of the alignment engine: findings, dependencies, peer reviews, asks and offers.
+"""Pages of the alignment engine: findings, dependencies and their map, peer reviews, asks
+and offers.
 
 Every form posts to its own address. A plain post answers with POST/redirect/GET and a
 message; an htmx post gets back the part of the page it changed. A refused step (not
@@ -21,11 +22,19 @@ from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
 from lockstep.activity.models import ActivityEvent
 from lockstep.alignment import selectors, services
 from lockstep.alignment.access import access_ask_offer, access_dependency, access_review
+from lockstep.alignment.map_drawing import (
+    LEGEND_ORDER,
+    STATE_SHAPES,
+    STATE_WORDS,
+    MapFilters,
+    dependency_map_drawing,
+)
 from lockstep.alignment.models import AskOffer, Dependency, Finding, Review, ReviewNote
 from lockstep.alignment.services import NotAllowed
 from lockstep.core.findings import CATALOGUE
@@ -239,11 +248,12 @@ SEVERITY_WORDS = {"error": "errors", "warning": "warnings", "info": "notes"}
 
 @dataclass
 class ItemLink:
-    """An item a finding names: what kind, its title, and its page (if it has one)."""
+    """An item a finding names: what kind, its title, its page (if it has one), its unit."""
 
     kind: str
     label: str
     url: str = ""
+    unit_id: int | None = None
 
 
 @dataclass
@@ -251,6 +261,7 @@ class FindingCard:
     finding: Finding
     means: str
     links: list[ItemLink]
+    map_url: str = ""  # the dependency map around it, for findings about dependency chains
 
 
 LINK_KINDS = {
@@ -272,11 +283,11 @@ def _item_links(
         wanted[kind].append(pk)
     out: dict[tuple[str, int], ItemLink] = {}
     if wanted["kr"]:
-        for pk, title, oid in KeyResult.objects.filter(
+        for pk, title, oid, unit_id in KeyResult.objects.filter(
             organisation=org, pk__in=wanted["kr"]
-        ).values_list("pk", "title", "objective_id"):
+        ).values_list("pk", "title", "objective_id", "owner_unit_id"):
             url = reverse("objective-detail", args=[oid]) + f"#kr-{pk}"
-            out[("kr", pk)] = ItemLink(LINK_KINDS["kr"], title, url)
+            out[("kr", pk)] = ItemLink(LINK_KINDS["kr"], title, url, unit_id)
     if wanted["objective"]:
         for pk, title in Objective.objects.filter(
             organisation=org, pk__in=wanted["objective"]
@@ -284,26 +295,40 @@ def _item_links(
             url = reverse("objective-detail", args=[pk])
             out[("objective", pk)] = ItemLink(LINK_KINDS["objective"], title, url)
     if wanted["dependency"]:
-        for pk, title in Dependency.objects.filter(
+        for pk, title, unit_id in Dependency.objects.filter(
             organisation=org, pk__in=wanted["dependency"]
-        ).values_list("pk", "title"):
+        ).values_list("pk", "title", "requester_unit_id"):
             url = reverse("dependency-detail", args=[pk])
-            out[("dependency", pk)] = ItemLink(LINK_KINDS["dependency"], title, url)
-    # The unit tree has no anchor per unit; the tree itself is the unit's page.
+            out[("dependency", pk)] = ItemLink(LINK_KINDS["dependency"], title, url, unit_id)
     for u in units:
         if u.pk in wanted["unit"]:
-            out[("unit", u.pk)] = ItemLink(LINK_KINDS["unit"], u.name, reverse("unit-tree"))
+            out[("unit", u.pk)] = ItemLink(
+                LINK_KINDS["unit"], u.name, reverse("unit-detail", args=[u.pk]), u.pk
+            )
     if wanted["initiative"]:
-        for pk, title in Initiative.objects.filter(
+        for pk, title, unit_id in Initiative.objects.filter(
             organisation=org, pk__in=wanted["initiative"]
-        ).values_list("pk", "title"):
-            out[("initiative", pk)] = ItemLink(LINK_KINDS["initiative"], title)
+        ).values_list("pk", "title", "owner_unit_id"):
+            out[("initiative", pk)] = ItemLink(LINK_KINDS["initiative"], title, unit_id=unit_id)
     if wanted["kpi"]:
         for pk, name in KPI.objects.filter(organisation=org, pk__in=wanted["kpi"]).values_list(
             "pk", "name"
         ):
             out[("kpi", pk)] = ItemLink(LINK_KINDS["kpi"], name)
     return out
+
+
+# Findings about how units depend on each other: the map shows what they are about.
+MAP_CODES = frozenset({*selectors.RISK_CODES, "SINGLE_POINT_OF_FAILURE", "OVER_CAPACITY"})
+
+
+def _finding_map_url(f: Finding, links: Mapping[tuple[str, int], ItemLink]) -> str:
+    """The dependency map around a finding about dependencies, centred on its subject's unit."""
+    if f.code not in MAP_CODES:
+        return ""
+    subject = links.get((f.subject_type, int(f.subject_id)))
+    unit = subject.unit_id if subject else None
+    return reverse("dependency-map") + (f"?{urlencode({'unit': unit})}" if unit else "")
 
 
 def _finding_filters(data: QueryDict) -> dict[str, str]:
@@ -354,6 +379,7 @@ def findings(request: HttpRequest, me: Person) -> HttpResponse:
                 or ItemLink(LINK_KINDS.get(str(k), str(k)), f"{k} {pk} (no longer there)")
                 for k, pk in f.links
             ],
+            map_url=_finding_map_url(f, links),
         )
         for f in shown
     ]
@@ -829,6 +855,96 @@ def _detail_page(
 @person_page
 def dependency_detail(request: HttpRequest, me: Person, dependency_id: int) -> HttpResponse:
     return _detail_page(request, me, dependency_id)
+
+
+# ---- dependency map ---------------------------------------------------------------------
+
+# The most dependencies the map lists, the soonest needed; the drawing draws none of a
+# list cut short (see map_drawing.MOST_LINES_DRAWN).
+DEPENDENCIES_LISTED = 300
+
+MAP_SHOW_LABELS = {
+    "open": "Open (not delivered)",
+    "all": "All but withdrawn",
+    **{s: STATE_WORDS[s] for s in selectors.MAP_SHOWS if s in STATE_WORDS},
+}
+
+
+def _map_filters(data: QueryDict, cycles: list[Cycle], units: list[Unit]) -> MapFilters:
+    """The map's filters from a request; an id of another organisation's row is a 404."""
+    ignored: list[str] = []
+
+    def pick(name: str, rows: list[Any], what: str) -> Any:
+        raw = data.get(name, "").strip()
+        if not raw or raw == "all":
+            return None
+        if not raw.isdigit():
+            ignored.append(f"“{raw}” is not a {what}, so every {what} is shown")
+            return None
+        found = next((r for r in rows if r.pk == int(raw)), None)
+        if found is None:
+            raise NotFound(f"{what} {raw} not found")
+        return found
+
+    cycle = pick("cycle", cycles, "cycle")
+    unit = pick("unit", units, "unit")
+    show = data.get("state", "").strip() or "open"
+    if show not in selectors.MAP_SHOWS:
+        ignored.append(f"“{show}” is not a state the map knows, so open dependencies are shown")
+        show = "open"
+    return MapFilters(cycle=cycle, show=show, unit=unit, ignored=ignored)
+
+
+@person_page
+def dependency_map(request: HttpRequest, me: Person) -> HttpResponse:
+    org = me.organisation
+    cycles = list(Cycle.objects.filter(organisation=org).order_by("-start", "key"))
+    units = list(Unit.objects.filter(organisation=org).order_by("name"))
+    filters = _map_filters(request.GET, cycles, units)
+    found = selectors.dependency_map(
+        org,
+        today=today_in(org),
+        show=filters.show,
+        needed_from=filters.cycle.start if filters.cycle else None,
+        needed_to=filters.cycle.end if filters.cycle else None,
+        unit_id=filters.unit.pk if filters.unit else None,
+        limit=DEPENDENCIES_LISTED,
+    )
+    drawing = dependency_map_drawing(found, filters)
+    live = [u for u in units if u.archived_at is None]
+    context = page_context(
+        me,
+        "dependencies",
+        filters=filters,
+        found=found,
+        drawing=drawing,
+        nodes=drawing.nodes,
+        edges=drawing.edges,
+        layout=drawing.layout,
+        pairs=drawing.pairs,
+        unit_count=len(found.unit_names),
+        at_risk=sum(1 for d in found.dependencies if d.at_risk),
+        unit_page=reverse("unit-detail", args=[filters.unit.pk]) if filters.unit else "",
+        every_unit_url=filters.url(unit=None),
+        cycles=cycles,
+        unit_options=[(u, "\u00a0\u00a0" * depth) for u, depth in units_in_tree_order(live)],
+        shows=[(s, MAP_SHOW_LABELS[s]) for s in selectors.MAP_SHOWS],
+        legend=[(s, STATE_SHAPES[s], STATE_WORDS[s]) for s in LEGEND_ORDER],
+        finding_errors=_error_count(org),
+    )
+    # The filter form asks htmx for the result alone; anything else (a link, a reload, htmx
+    # restoring history it no longer holds) gets the whole page.
+    htmx = getattr(request, "htmx", None)
+    swap = (
+        htmx is not None
+        and bool(htmx)
+        and htmx.target == "depmap-result"
+        and not htmx.history_restore_request
+    )
+    template = "alignment/_map_result.html" if swap else "alignment/dependency_map.html"
+    response = render(request, template, context)
+    patch_vary_headers(response, ("HX-Request", "HX-Target"))
+    return response
 
 
 # ---- peer reviews -----------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""API for the shared performance dashboard (thin): GET /dashboard."""
+"""API for the shared performance dashboard (thin): GET /dashboard, its heat map and trend."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
-from lockstep.apischema import ERRORS
+from lockstep.apischema import ERRORS, Id
 from lockstep.core.progress import Status
-from lockstep.dashboard.selectors import Dashboard, dashboard_of
+from lockstep.dashboard.selectors import Dashboard, dashboard_of, heat_map, progress_trend
 from lockstep.goals.access import access_cycle
 from lockstep.org.access import access_unit, current_person
 
@@ -18,10 +18,10 @@ router = Router(tags=["dashboard"])
 
 
 class DashboardFilters(Schema):
-    unit: int | None = Field(
+    unit: Id | None = Field(
         None, description="a unit id: that unit and the units below it (default: the company)"
     )
-    cycle: int | None = Field(None, description="a cycle id (default: every cycle running today)")
+    cycle: Id | None = Field(None, description="a cycle id (default: every cycle running today)")
 
 
 class StatusCountsOut(Schema):
@@ -137,9 +137,66 @@ def _out(d: Dashboard) -> dict[str, Any]:
     }
 
 
-@router.get("/dashboard", response={200: DashboardOut, **ERRORS})
-def dashboard_get(request: HttpRequest, filters: Query[DashboardFilters]) -> dict[str, Any]:
+def _dashboard(request: HttpRequest, filters: DashboardFilters) -> Dashboard:
     me = current_person(request)
     unit = access_unit(me, filters.unit) if filters.unit is not None else None
     cycle = access_cycle(me, filters.cycle) if filters.cycle is not None else None
-    return _out(dashboard_of(me.organisation, unit=unit, cycle=cycle))
+    return dashboard_of(me.organisation, unit=unit, cycle=cycle)
+
+
+@router.get("/dashboard", response={200: DashboardOut, **ERRORS})
+def dashboard_get(request: HttpRequest, filters: Query[DashboardFilters]) -> dict[str, Any]:
+    return _out(_dashboard(request, filters))
+
+
+class HeatCellOut(Schema):
+    unit_id: int = Field(..., description="a row: a unit one level below the scope")
+    objective_id: int
+    progress: float | None = Field(
+        ...,
+        description="KR-weighted stored progress of the KRs the unit's subtree owns on the "
+        "objective and on the objectives feeding it",
+    )
+    status: Status | None = Field(..., description="the worst stored status of those KRs")
+    key_results: int
+
+
+class HeatMapOut(Schema):
+    objective_ids: list[int] = Field(..., description="the columns, company and shared first")
+    unit_ids: list[int] = Field(..., description="the rows")
+    cells: list[HeatCellOut] = Field(..., description="only where the unit owns key results")
+    capped: bool = Field(..., description="more objectives than columns")
+
+
+class TrendPointOut(Schema):
+    at: dt.datetime
+    progress: float = Field(..., description="KR-weighted progress of the scope's KRs then")
+    expected: float = Field(..., description="their KR-weighted expected progress then")
+
+
+class TrendOut(Schema):
+    start: dt.date
+    end: dt.date
+    key_results: int
+    too_many: bool = Field(..., description="too many key results in the scope: no points")
+    points: list[TrendPointOut] = Field(..., description="week by week, the last one now")
+
+
+@router.get("/dashboard/heat-map", response={200: HeatMapOut, **ERRORS})
+def dashboard_heat_map(request: HttpRequest, filters: Query[DashboardFilters]) -> dict[str, Any]:
+    h = heat_map(_dashboard(request, filters))
+    return {
+        "objective_ids": [c.id for c in h.columns],
+        "unit_ids": [r.id for r in h.rows],
+        "cells": [
+            {"unit_id": row, "objective_id": objective, **vars(cell)}
+            for (row, objective), cell in sorted(h.cells.items())
+        ],
+        "capped": h.capped,
+    }
+
+
+@router.get("/dashboard/trend", response={200: TrendOut | None, **ERRORS})
+def dashboard_trend(request: HttpRequest, filters: Query[DashboardFilters]) -> Any:
+    """Progress against pace through the cycles; null when no cycle runs."""
+    return progress_trend(_dashboard(request, filters))

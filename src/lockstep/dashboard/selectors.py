@@ -16,6 +16,20 @@ view at tens of thousands of rows instead of hundreds of thousands.
 
 Stored statuses are as of their last refresh (docs/numbers.md, "Stored numbers");
 `numbers_as_of` says when the full refresh last ran.
+
+The page (dashboard.views) adds three panels, each a fixed number of queries:
+
+- `heat_map`: units of the scope by its cross-unit objectives. A cell is the KR-weighted
+  mean stored progress of the KRs the row's units own (or co-own) on the column objective
+  and on every objective feeding it through links, and their worst stored status: the
+  unit-share rule of PRODUCT.md §4, summed by the database in one statement.
+- `kpi_groups`: the KPIs above grouped by their owner units, joint owners first.
+- `progress_trend`: how the scope's KRs moved through the cycles, week by week. Stored
+  numbers are only today's, so the past is replayed from check-in history: at each week
+  end every KR takes the value of its latest check-in by then, `goals.selectors.kr_pace`
+  gives its progress and expected progress at that moment and `core.rollup.roll_up`
+  weighs them as an objective weighs its own KRs. Two queries (KRs, their check-ins); at
+  most TREND_KRS KRs and TREND_POINTS moments, and a larger scope is told to narrow down.
 """
 
 from __future__ import annotations
@@ -24,6 +38,7 @@ import datetime as dt
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
+from dataclasses import fields as dc_fields
 from typing import Any
 
 from django.db import connection
@@ -44,9 +59,20 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from lockstep.alignment.models import Dependency, Finding
-from lockstep.goals.models import KPI, KR_COUNT_FIELDS, Cycle, KPIDataPoint, Objective
+from lockstep.core.progress import Status, combined_status
+from lockstep.core.rollup import KRScore, roll_up
+from lockstep.goals.models import (
+    KPI,
+    KR_COUNT_FIELDS,
+    CheckIn,
+    ContributionLink,
+    Cycle,
+    KeyResult,
+    KPIDataPoint,
+    Objective,
+)
 from lockstep.goals.models import ObjectiveContributor as Contributor
-from lockstep.goals.selectors import org_tz
+from lockstep.goals.selectors import day_start, kr_pace, margins_of, org_tz
 from lockstep.org.models import Organisation, Unit
 
 OBJECTIVES_SHOWN = 50
@@ -556,7 +582,7 @@ def _dependency_health(
     return pairs
 
 
-def _kpis(organisation: Organisation, scope: list[int] | None) -> list[KPIPanel]:
+def kpi_panels(organisation: Organisation, scope: list[int] | None) -> list[KPIPanel]:
     """KPIs owned in the scope, those outside their healthy range first, with recent points."""
     kpis = KPI.objects.filter(organisation=organisation, archived_at__isnull=True)
     if scope is not None:
@@ -651,5 +677,288 @@ def dashboard_of(
         units=[UnitRow(u.pk, u.key, u.name, u.kind, figures.get(u.pk, Figures())) for u in rows],
         at_risk=_at_risk(organisation, scope),
         dependencies=dependencies,
-        kpis=_kpis(organisation, scope),
+        kpis=kpi_panels(organisation, scope),
     )
+
+
+# ---- the page's extra panels: heat map, KPI owners, progress trend ------------------------
+
+HEAT_COLUMNS = 12
+TREND_KRS = 500
+TREND_POINTS = 14
+
+
+@dataclass(frozen=True)
+class HeatCell:
+    """One unit's part in one objective: the KRs its subtree owns there, by stored numbers."""
+
+    progress: float | None  # KR-weighted mean stored progress; None: no numbers yet
+    status: str | None  # the worst stored KR status, as an objective takes it
+    key_results: int
+
+
+@dataclass(frozen=True)
+class HeatMap:
+    """Units of the scope (rows) by the objectives they work towards (columns)."""
+
+    columns: list[ObjectiveRow]
+    rows: list[UnitRow]
+    cells: dict[tuple[int, int], HeatCell]  # (unit row id, objective id)
+    total_columns: int  # objectives that could have been columns; > len(columns): capped
+
+    @property
+    def capped(self) -> bool:
+        return self.total_columns > len(self.columns)
+
+    @property
+    def table(self) -> list[tuple[UnitRow, list[tuple[ObjectiveRow, HeatCell | None]]]]:
+        """Row by row, each column's cell (None: the unit owns no KR there)."""
+        return [
+            (row, [(col, self.cells.get((row.id, col.id))) for col in self.columns])
+            for row in self.rows
+        ]
+
+
+def _heat_columns(d: Dashboard, limit: int) -> tuple[list[ObjectiveRow], int]:
+    """The columns, company objectives first, then shared, then unit ones, by title.
+
+    The company view: the company's and the shared objectives of the cycles. Below a unit:
+    the company's objectives (what everything feeds) and every objective a unit of the
+    subtree owns or contributes to, so a division that owns nothing itself still shows
+    what its departments work on. One query; OBJECTIVES_SHOWN + 1 rows at most.
+    """
+    rows = Objective.objects.filter(
+        organisation=d.organisation,
+        cycle_id__in=[c.pk for c in d.cycles],
+        archived_at__isnull=True,
+    )
+    if d.unit is None:
+        rows = rows.filter(level__in=[Objective.Level.COMPANY, Objective.Level.SHARED])
+    else:
+        q = connection.ops.quote_name
+        cte, params = _subtree_cte(d.organisation, d.unit)
+        touched = RawSQL(
+            f"WITH RECURSIVE {cte} "
+            f"SELECT o.id FROM tree t JOIN {q(Objective._meta.db_table)} o "
+            "ON o.owner_unit_id = t.id UNION "
+            f"SELECT c.objective_id FROM tree t JOIN {q(Contributor._meta.db_table)} c "
+            "ON c.unit_id = t.id",
+            params,
+        )
+        rows = rows.filter(Q(level=Objective.Level.COMPANY) | Q(pk__in=touched))
+    level_rank = Case(
+        *(When(level=level, then=Value(rank)) for level, rank in _LEVEL_ORDER.items()),
+        output_field=IntegerField(),
+    )
+    fields = [f.name for f in dc_fields(ObjectiveRow)]
+    found = [
+        ObjectiveRow(**r)
+        for r in rows.annotate(level_rank=level_rank)
+        .order_by("level_rank", "title", "pk")
+        .values(*fields)[: OBJECTIVES_SHOWN + 1]
+    ]
+    return found[:limit], len(found)
+
+
+def heat_map(d: Dashboard, *, columns: int | None = None) -> HeatMap:
+    """Units by objectives for the dashboard `d`, in at most two queries whatever the size.
+
+    A cell is the part the row unit (with every unit below it) plays in the column
+    objective: the key results its units own — as accountable owner or co-owner — on that
+    objective and on every live objective that contributes to it through links, any depth.
+    Its progress is their weighted mean of stored progress (the unit-share rule of PRODUCT.md
+    §4, core.rollup.unit_shares, summed by the database so a company objective with
+    thousands of KRs below it returns one row per unit); its status the worst stored KR
+    status (core.progress.combined_status). A KR jointly owned by two units of one row
+    counts once. `columns` caps the columns (default HEAT_COLUMNS).
+    """
+    shown, total = _heat_columns(d, HEAT_COLUMNS if columns is None else columns)
+    rows = d.units
+    cells: dict[tuple[int, int], HeatCell] = {}
+    if not shown or not rows:
+        return HeatMap(shown, rows, cells, total)
+    q = connection.ops.quote_name
+    obj, link = q(Objective._meta.db_table), q(ContributionLink._meta.db_table)
+    kr, co = q(KeyResult._meta.db_table), q(KeyResult.co_owners.through._meta.db_table)
+    cte, cte_params = _subtree_cte(d.organisation, d.unit)
+    col_ids = [c.id for c in shown]
+    statuses = [s.value for s in Status]
+    by_status = ", ".join(
+        f"SUM(CASE WHEN status = '{s}' THEN 1 ELSE 0 END)" for s in statuses
+    )  # the model's own constants, never input
+    kr_cols = "k.id AS kid, k.weight AS weight, k.progress AS progress, k.status AS status"
+    live_kr = "k.objective_id = c.oid AND k.archived_at IS NULL"
+    sql = f"""
+        WITH RECURSIVE {cte},
+        cols(root, oid) AS (
+            SELECT id, id FROM {obj} WHERE id IN ({_marks(col_ids)})
+            UNION
+            SELECT c.root, l.child_id FROM cols c JOIN {link} l ON l.parent_id = c.oid
+                JOIN {obj} o ON o.id = l.child_id WHERE o.archived_at IS NULL),
+        owned(root, uid, kid, weight, progress, status) AS (
+            SELECT c.root, k.owner_unit_id, {kr_cols} FROM cols c CROSS JOIN {kr} k
+                WHERE {live_kr}
+            UNION ALL
+            SELECT c.root, x.unit_id, {kr_cols} FROM cols c CROSS JOIN {kr} k
+                JOIN {co} x ON x.keyresult_id = k.id WHERE {live_kr})
+        SELECT root, row_id,
+               COALESCE(SUM(weight * progress), 0), COALESCE(SUM(CASE WHEN progress IS NULL
+                   THEN 0 ELSE weight END), 0), COUNT(*), {by_status}
+            FROM (SELECT DISTINCT s.root, t.row_id, s.kid, s.weight, s.progress, s.status
+                  FROM owned s JOIN tree t ON t.id = s.uid WHERE t.row_id IS NOT NULL) d
+            GROUP BY root, row_id
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*cte_params, *col_ids])
+        for root, row, weighted, weights, count, *counts in cursor.fetchall():
+            present = [Status(s) for s, n in zip(statuses, counts, strict=True) if n]
+            cells[(row, root)] = HeatCell(
+                progress=float(weighted) / float(weights) if weights else None,
+                status=combined_status(present).value if present else None,
+                key_results=int(count),
+            )
+    return HeatMap(shown, rows, cells, total)
+
+
+@dataclass(frozen=True)
+class KPIGroup:
+    """KPIs with the same owner units, shown side by side (a joint one is a collision point)."""
+
+    owners: list[str]  # unit names
+    kpis: list[KPIPanel]
+
+    @property
+    def joint(self) -> bool:
+        return len(self.owners) > 1
+
+
+def kpi_groups(kpis: list[KPIPanel]) -> list[KPIGroup]:
+    """The dashboard's KPIs grouped by owner units, jointly owned groups first; one query."""
+    owners: dict[int, list[str]] = defaultdict(list)
+    for kpi_id, name in (
+        KPI.owner_units.through.objects.filter(kpi_id__in=[k.id for k in kpis])
+        .order_by("unit__name", "unit_id")
+        .values_list("kpi_id", "unit__name")
+    ):
+        owners[kpi_id].append(name)
+    groups: dict[tuple[str, ...], list[KPIPanel]] = defaultdict(list)
+    for k in kpis:  # dicts keep the selector's order: unhealthy KPIs first
+        groups[tuple(owners[k.id])].append(k)
+    out = [KPIGroup(list(names), panels) for names, panels in groups.items()]
+    return sorted(out, key=lambda g: not g.joint)  # stable: keeps the order within each
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    at: dt.datetime
+    progress: float
+    expected: float
+
+
+@dataclass(frozen=True)
+class Trend:
+    """Progress of the scope's key results against their pace, week by week."""
+
+    start: dt.date
+    end: dt.date
+    points: list[TrendPoint]
+    key_results: int
+    too_many: bool  # more than `limit` key results: not drawn
+    limit: int = TREND_KRS
+
+
+def _trend_moments(start: dt.datetime, end: dt.datetime, now: dt.datetime) -> list[dt.datetime]:
+    """Week ends from the cycle start up to now (or the end), at most TREND_POINTS, and now."""
+    last = min(now, end)
+    if last <= start:
+        return []
+    step = max(dt.timedelta(weeks=1), (end - start) / (TREND_POINTS - 1))
+    moments, at = [start], start + step
+    while at < last:
+        moments.append(at)
+        at += step
+    return [*moments, last]
+
+
+def progress_trend(d: Dashboard) -> Trend | None:
+    """Week by week through the dashboard's cycles: its KRs' progress and pace, as they were.
+
+    The key results are the live ones, on live objectives of the dashboard's cycles, whose
+    accountable owner is a unit of the scope. At each moment every KR's value is that of its
+    latest check-in by then (its start before any); goals.selectors.kr_pace turns it into
+    progress and expected progress (the pace line to the KR's due day), and core.rollup.
+    roll_up weighs them by KR weight as an objective weighs its own KRs. Two queries (the
+    KRs, then their check-ins up to now); the work is at most TREND_KRS times TREND_POINTS
+    evaluations, and a scope with more KRs gets no trend (it says so) rather than a slow page.
+    """
+    if not d.cycles:
+        return None
+    org = d.organisation
+    tz = org_tz(org)
+    start = min(c.start for c in d.cycles)
+    end = max(c.end for c in d.cycles)
+    krs = KeyResult.objects.filter(
+        organisation=org,
+        archived_at__isnull=True,
+        objective__archived_at__isnull=True,
+        objective__cycle_id__in=[c.pk for c in d.cycles],
+    )
+    if d.unit is not None:
+        cte, params = _subtree_cte(org, d.unit)
+        krs = krs.filter(
+            owner_unit_id__in=RawSQL(f"WITH RECURSIVE {cte} SELECT id FROM tree", params)
+        )
+    rows = list(
+        krs.order_by("pk").values_list(
+            "pk",
+            "kind",
+            "start",
+            "target",
+            "weight",
+            "due",
+            "objective__cycle__start",
+            "objective__cycle__end",
+        )[: TREND_KRS + 1]
+    )
+    if len(rows) > TREND_KRS:
+        return Trend(start, end, [], len(rows), too_many=True, limit=TREND_KRS)
+    window_start = day_start(start, tz)
+    window_end = day_start(end + dt.timedelta(days=1), tz)
+    moments = _trend_moments(window_start, window_end, d.now)
+    history: dict[int, list[tuple[dt.datetime, float]]] = defaultdict(list)
+    if moments and rows:
+        for kr_id, at, value in (
+            CheckIn.objects.filter(key_result_id__in=[r[0] for r in rows], at__lte=moments[-1])
+            .order_by("at", "pk")
+            .values_list("key_result_id", "at", "value")
+        ):
+            history[kr_id].append((at, value))
+    margins = margins_of(org)
+    scores: list[list[KRScore]] = [[] for _ in moments]
+    for kr_id, kind, kr_start, target, weight, due, c_start, c_end in rows:
+        checkins, seen = history[kr_id], 0
+        current: float | None = None
+        for i, moment in enumerate(moments):
+            while seen < len(checkins) and checkins[seen][0] <= moment:
+                current = checkins[seen][1]
+                seen += 1
+            progress, expected, status = kr_pace(
+                kind=kind,
+                start=kr_start,
+                target=target,
+                current_value=current,
+                checkin_count=seen,
+                cycle_start=c_start,
+                due=due or c_end,
+                tz=tz,
+                margins=margins,
+                at=moment,
+            )
+            scores[i].append(KRScore("progress", weight, progress, status, frozenset()))
+            scores[i].append(KRScore("pace", weight, expected, Status.ON_TRACK, frozenset()))
+    points = []
+    for moment, of_moment in zip(moments, scores, strict=True):
+        if of_moment:
+            rolled = roll_up(["progress", "pace"], of_moment, [])
+            points.append(TrendPoint(moment, rolled["progress"].progress, rolled["pace"].progress))
+    return Trend(start, end, points, len(rows), too_many=False, limit=TREND_KRS)

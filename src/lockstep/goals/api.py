@@ -7,10 +7,22 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import Q
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema
 
-from lockstep.apischema import ERRORS, Page, PageParams, page_of, paginate, sent_fields
+from lockstep.apischema import (
+    ERRORS,
+    IDEMPOTENCY_KEY,
+    IF_MATCH,
+    Id,
+    Page,
+    PageParams,
+    PatchSchema,
+    idempotent,
+    page_of,
+    paginate,
+    sent_fields,
+)
 from lockstep.core.progress import Commitment, KRKind, Status
 from lockstep.errors import ValidationFailed
 from lockstep.goals import selectors, services
@@ -24,6 +36,7 @@ from lockstep.goals.access import (
 from lockstep.goals.models import KPI, CheckIn, Cycle, Initiative, KeyResult, Objective
 from lockstep.org.access import current_person, resolve_in_org, resolve_many_in_org
 from lockstep.org.models import Person, Unit
+from lockstep.trust.versions import edit_guard, etag_for, etag_of
 
 router = Router(tags=["goals"])
 
@@ -37,16 +50,17 @@ class CycleIn(Schema):
     kind: Cycle.Kind
     start: dt.date
     end: dt.date
-    parent_id: int | None = None
+    parent_id: Id | None = None
 
 
-class CyclePatch(Schema):
+class CyclePatch(PatchSchema):
+    nullable = frozenset({"parent_id"})
     name: str | None = Field(None, min_length=1, max_length=200)
     key: str | None = Field(None, max_length=100)
     kind: Cycle.Kind | None = None
     start: dt.date | None = None
     end: dt.date | None = None
-    parent_id: int | None = None
+    parent_id: Id | None = None
 
 
 class CycleOut(Schema):
@@ -60,7 +74,7 @@ class CycleOut(Schema):
 
 
 class CycleFilters(Schema):
-    parent_id: int | None = None
+    parent_id: Id | None = None
     kind: Cycle.Kind | None = None
     active_on: dt.date | None = Field(None, description="cycles that include this day")
 
@@ -89,12 +103,12 @@ def cycle_create(request: HttpRequest, payload: CycleIn) -> tuple[int, Cycle]:
 
 
 @router.get("/cycles/{cycle_id}", response={200: CycleOut, **ERRORS})
-def cycle_get(request: HttpRequest, cycle_id: int) -> Cycle:
+def cycle_get(request: HttpRequest, cycle_id: Id) -> Cycle:
     return access_cycle(current_person(request), cycle_id)
 
 
 @router.patch("/cycles/{cycle_id}", response={200: CycleOut, **ERRORS})
-def cycle_patch(request: HttpRequest, cycle_id: int, payload: CyclePatch) -> Cycle:
+def cycle_patch(request: HttpRequest, cycle_id: Id, payload: CyclePatch) -> Cycle:
     me = current_person(request)
     cycle = access_cycle(me, cycle_id)
     changes = sent_fields(payload)
@@ -106,7 +120,7 @@ def cycle_patch(request: HttpRequest, cycle_id: int, payload: CyclePatch) -> Cyc
 
 
 @router.delete("/cycles/{cycle_id}", response={204: None, **ERRORS})
-def cycle_delete(request: HttpRequest, cycle_id: int) -> tuple[int, None]:
+def cycle_delete(request: HttpRequest, cycle_id: Id) -> tuple[int, None]:
     me = current_person(request)
     services.cycle_delete(cycle=access_cycle(me, cycle_id), actor=me)
     return 204, None
@@ -116,29 +130,29 @@ def cycle_delete(request: HttpRequest, cycle_id: int) -> tuple[int, None]:
 
 
 class ParentLinkIO(Schema):
-    objective_id: int
+    objective_id: Id
     weight: float = Field(1.0, gt=0)
 
 
 class ObjectiveIn(Schema):
     title: str = Field(..., min_length=1, max_length=300)
     key: str | None = Field(None, max_length=100)
-    cycle_id: int
+    cycle_id: Id
     level: Objective.Level = Objective.Level.UNIT
-    owner_unit_id: int | None = None
-    contributor_ids: list[int] = []
+    owner_unit_id: Id | None = None
+    contributor_ids: list[Id] = []
     parents: list[ParentLinkIO] = []
     description: str = Field("", max_length=10000)
     state: Objective.State = Objective.State.PUBLISHED
 
 
-class ObjectivePatch(Schema):
+class ObjectivePatch(PatchSchema):
     title: str | None = Field(None, min_length=1, max_length=300)
     key: str | None = Field(None, max_length=100)
-    cycle_id: int | None = None
+    cycle_id: Id | None = None
     level: Objective.Level | None = None
-    owner_unit_id: int | None = None
-    contributor_ids: list[int] | None = None
+    owner_unit_id: Id | None = None
+    contributor_ids: list[Id] | None = None
     parents: list[ParentLinkIO] | None = None
     description: str | None = Field(None, max_length=10000)
     state: Objective.State | None = None
@@ -170,8 +184,8 @@ class ObjectiveOut(Schema):
 
 
 class ObjectiveFilters(Schema):
-    cycle_id: int | None = None
-    unit_id: int | None = Field(None, description="owned by, or contributed to by, this unit")
+    cycle_id: Id | None = None
+    unit_id: Id | None = Field(None, description="owned by, or contributed to by, this unit")
     level: Objective.Level | None = None
     state: Objective.State | None = None
     status: Status | None = None
@@ -283,24 +297,32 @@ def objective_create(request: HttpRequest, payload: ObjectiveIn) -> tuple[int, d
 
 
 @router.get("/objectives/{objective_id}", response={200: ObjectiveOut, **ERRORS})
-def objective_get(request: HttpRequest, objective_id: int) -> dict[str, Any]:
+def objective_get(request: HttpRequest, objective_id: Id, response: HttpResponse) -> dict[str, Any]:
     me = current_person(request)
-    return _one_objective(me, access_objective(me, objective_id).pk)
+    objective = access_objective(me, objective_id)
+    response["ETag"] = etag_of(objective)
+    return _one_objective(me, objective.pk)
 
 
 @router.patch("/objectives/{objective_id}", response={200: ObjectiveOut, **ERRORS})
 def objective_patch(
-    request: HttpRequest, objective_id: int, payload: ObjectivePatch
+    request: HttpRequest,
+    objective_id: Id,
+    payload: ObjectivePatch,
+    response: HttpResponse,
+    if_match: str | None = IF_MATCH,
 ) -> dict[str, Any]:
     me = current_person(request)
-    objective = access_objective(me, objective_id)
+    pk = access_objective(me, objective_id).pk
     data = _objective_refs(me, sent_fields(payload))
-    services.objective_update(objective=objective, actor=me, **data)
-    return _one_objective(me, objective.pk)
+    with edit_guard(Objective, pk, if_match) as objective:
+        services.objective_update(objective=objective, actor=me, **data)
+    response["ETag"] = etag_for(Objective, pk)
+    return _one_objective(me, pk)
 
 
 @router.delete("/objectives/{objective_id}", response={200: ObjectiveOut, **ERRORS})
-def objective_archive(request: HttpRequest, objective_id: int) -> dict[str, Any]:
+def objective_archive(request: HttpRequest, objective_id: Id) -> dict[str, Any]:
     me = current_person(request)
     services.objective_archive(objective=access_objective(me, objective_id), actor=me)
     return _one_objective(me, objective_id)
@@ -310,7 +332,7 @@ def objective_archive(request: HttpRequest, objective_id: int) -> dict[str, Any]
 
 
 class KeyResultIn(Schema):
-    objective_id: int
+    objective_id: Id
     title: str = Field(..., min_length=1, max_length=300)
     key: str | None = Field(None, max_length=100)
     kind: KRKind
@@ -321,14 +343,15 @@ class KeyResultIn(Schema):
     weight: float = Field(1.0, gt=0)
     due: dt.date | None = Field(None, description="defaults to the cycle end")
     commitment: Commitment = Commitment.COMMITTED
-    owner_unit_id: int | None = None
-    owner_person_id: int | None = None
-    co_owner_ids: list[int] = []
+    owner_unit_id: Id | None = None
+    owner_person_id: Id | None = None
+    co_owner_ids: list[Id] = []
     cadence_days: int = Field(7, ge=1, le=366)
-    kpi_id: int | None = None
+    kpi_id: Id | None = None
 
 
-class KeyResultPatch(Schema):
+class KeyResultPatch(PatchSchema):
+    nullable = frozenset({"due", "owner_person_id", "kpi_id"})
     title: str | None = Field(None, min_length=1, max_length=300)
     key: str | None = Field(None, max_length=100)
     kind: KRKind | None = None
@@ -339,11 +362,11 @@ class KeyResultPatch(Schema):
     weight: float | None = Field(None, gt=0)
     due: dt.date | None = None
     commitment: Commitment | None = None
-    owner_unit_id: int | None = None
-    owner_person_id: int | None = None
-    co_owner_ids: list[int] | None = None
+    owner_unit_id: Id | None = None
+    owner_person_id: Id | None = None
+    co_owner_ids: list[Id] | None = None
     cadence_days: int | None = Field(None, ge=1, le=366)
-    kpi_id: int | None = None
+    kpi_id: Id | None = None
 
 
 class KeyResultOut(Schema):
@@ -380,10 +403,10 @@ class KeyResultOut(Schema):
 
 
 class KeyResultFilters(Schema):
-    objective_id: int | None = None
-    cycle_id: int | None = None
-    unit_id: int | None = Field(None, description="accountable or co-owner unit")
-    owner_person_id: int | None = None
+    objective_id: Id | None = None
+    cycle_id: Id | None = None
+    unit_id: Id | None = Field(None, description="accountable or co-owner unit")
+    owner_person_id: Id | None = None
     status: Status | None = None
     include_archived: bool = False
 
@@ -485,21 +508,32 @@ def key_result_create(request: HttpRequest, payload: KeyResultIn) -> tuple[int, 
 
 
 @router.get("/key-results/{kr_id}", response={200: KeyResultOut, **ERRORS})
-def key_result_get(request: HttpRequest, kr_id: int) -> dict[str, Any]:
-    me = current_person(request)
-    return _one_kr(me, access_key_result(me, kr_id).pk)
-
-
-@router.patch("/key-results/{kr_id}", response={200: KeyResultOut, **ERRORS})
-def key_result_patch(request: HttpRequest, kr_id: int, payload: KeyResultPatch) -> dict[str, Any]:
+def key_result_get(request: HttpRequest, kr_id: Id, response: HttpResponse) -> dict[str, Any]:
     me = current_person(request)
     kr = access_key_result(me, kr_id)
-    services.key_result_update(key_result=kr, actor=me, **_kr_refs(me, sent_fields(payload)))
+    response["ETag"] = etag_of(kr)
     return _one_kr(me, kr.pk)
 
 
+@router.patch("/key-results/{kr_id}", response={200: KeyResultOut, **ERRORS})
+def key_result_patch(
+    request: HttpRequest,
+    kr_id: Id,
+    payload: KeyResultPatch,
+    response: HttpResponse,
+    if_match: str | None = IF_MATCH,
+) -> dict[str, Any]:
+    me = current_person(request)
+    pk = access_key_result(me, kr_id).pk
+    changes = _kr_refs(me, sent_fields(payload))
+    with edit_guard(KeyResult, pk, if_match) as kr:
+        services.key_result_update(key_result=kr, actor=me, **changes)
+    response["ETag"] = etag_for(KeyResult, pk)
+    return _one_kr(me, pk)
+
+
 @router.delete("/key-results/{kr_id}", response={200: KeyResultOut, **ERRORS})
-def key_result_archive(request: HttpRequest, kr_id: int) -> dict[str, Any]:
+def key_result_archive(request: HttpRequest, kr_id: Id) -> dict[str, Any]:
     me = current_person(request)
     services.key_result_archive(key_result=access_key_result(me, kr_id), actor=me)
     return _one_kr(me, kr_id)
@@ -516,7 +550,7 @@ class CheckInIn(Schema):
     confidence: int = Field(..., ge=1, le=10)
     note: str = Field("", max_length=5000)
     blockers: str = Field("", max_length=5000)
-    blocking_unit_id: int | None = None
+    blocking_unit_id: Id | None = None
     at: dt.datetime | None = Field(None, description="when the value was true; defaults to now")
 
 
@@ -541,20 +575,31 @@ class CheckInCreated(Schema):
 
 @router.post("/key-results/{kr_id}/checkins", response={201: CheckInCreated, **ERRORS})
 def checkin_create(
-    request: HttpRequest, kr_id: int, payload: CheckInIn
-) -> tuple[int, dict[str, Any]]:
+    request: HttpRequest,
+    kr_id: Id,
+    payload: CheckInIn,
+    response: HttpResponse,
+    idempotency_key: str | None = IDEMPOTENCY_KEY,
+) -> tuple[int, Any]:
     me = current_person(request)
     kr = access_key_result(me, kr_id)
-    data = payload.model_dump()
-    data["blocking_unit"] = resolve_in_org(
-        Unit, me.organisation, data.pop("blocking_unit_id"), "blocking_unit_id"
-    )
-    checkin = services.checkin_record(key_result=kr, actor=me, source=CheckIn.Source.API, **data)
-    return 201, {"checkin": checkin, "key_result": _one_kr(me, kr.pk)}
+
+    def record() -> tuple[int, Any]:
+        data = payload.model_dump()
+        data["blocking_unit"] = resolve_in_org(
+            Unit, me.organisation, data.pop("blocking_unit_id"), "blocking_unit_id"
+        )
+        checkin = services.checkin_record(
+            key_result=kr, actor=me, source=CheckIn.Source.API, **data
+        )
+        out = {"checkin": checkin, "key_result": _one_kr(me, kr.pk)}
+        return 201, CheckInCreated.model_validate(out).model_dump(mode="json")
+
+    return idempotent(request, me, idempotency_key, response, record)
 
 
 @router.get("/key-results/{kr_id}/checkins", response={200: Page[CheckInOut], **ERRORS})
-def checkin_list(request: HttpRequest, kr_id: int, page: Query[PageParams]) -> dict[str, Any]:
+def checkin_list(request: HttpRequest, kr_id: Id, page: Query[PageParams]) -> dict[str, Any]:
     kr = access_key_result(current_person(request), kr_id)
     return paginate(kr.checkins.order_by("at", "id"), page, list)
 
@@ -564,19 +609,20 @@ def checkin_list(request: HttpRequest, kr_id: int, page: Query[PageParams]) -> d
 
 class InitiativeIn(Schema):
     title: str = Field(..., min_length=1, max_length=300)
-    owner_unit_id: int
-    key_result_ids: list[int] = []
-    assignee_id: int | None = None
+    owner_unit_id: Id
+    key_result_ids: list[Id] = []
+    assignee_id: Id | None = None
     state: Initiative.State = Initiative.State.PLANNED
     due: dt.date | None = None
     description: str = Field("", max_length=10000)
 
 
-class InitiativePatch(Schema):
+class InitiativePatch(PatchSchema):
+    nullable = frozenset({"assignee_id", "due"})
     title: str | None = Field(None, min_length=1, max_length=300)
-    owner_unit_id: int | None = None
-    key_result_ids: list[int] | None = None
-    assignee_id: int | None = None
+    owner_unit_id: Id | None = None
+    key_result_ids: list[Id] | None = None
+    assignee_id: Id | None = None
     state: Initiative.State | None = None
     due: dt.date | None = None
     description: str | None = Field(None, max_length=10000)
@@ -595,8 +641,8 @@ class InitiativeOut(Schema):
 
 
 class InitiativeFilters(Schema):
-    unit_id: int | None = None
-    key_result_id: int | None = None
+    unit_id: Id | None = None
+    key_result_id: Id | None = None
     state: Initiative.State | None = None
     include_archived: bool = False
 
@@ -656,22 +702,33 @@ def initiative_create(request: HttpRequest, payload: InitiativeIn) -> tuple[int,
 
 
 @router.get("/initiatives/{initiative_id}", response={200: InitiativeOut, **ERRORS})
-def initiative_get(request: HttpRequest, initiative_id: int) -> dict[str, Any]:
-    return _initiative_out(access_initiative(current_person(request), initiative_id))
+def initiative_get(
+    request: HttpRequest, initiative_id: Id, response: HttpResponse
+) -> dict[str, Any]:
+    initiative = access_initiative(current_person(request), initiative_id)
+    response["ETag"] = etag_of(initiative)
+    return _initiative_out(initiative)
 
 
 @router.patch("/initiatives/{initiative_id}", response={200: InitiativeOut, **ERRORS})
 def initiative_patch(
-    request: HttpRequest, initiative_id: int, payload: InitiativePatch
+    request: HttpRequest,
+    initiative_id: Id,
+    payload: InitiativePatch,
+    response: HttpResponse,
+    if_match: str | None = IF_MATCH,
 ) -> dict[str, Any]:
     me = current_person(request)
-    initiative = access_initiative(me, initiative_id)
+    pk = access_initiative(me, initiative_id).pk
     data = _initiative_refs(me, sent_fields(payload))
-    return _initiative_out(services.initiative_update(initiative=initiative, actor=me, **data))
+    with edit_guard(Initiative, pk, if_match) as initiative:
+        updated = services.initiative_update(initiative=initiative, actor=me, **data)
+    response["ETag"] = etag_for(Initiative, pk)
+    return _initiative_out(updated)
 
 
 @router.delete("/initiatives/{initiative_id}", response={200: InitiativeOut, **ERRORS})
-def initiative_archive(request: HttpRequest, initiative_id: int) -> dict[str, Any]:
+def initiative_archive(request: HttpRequest, initiative_id: Id) -> dict[str, Any]:
     me = current_person(request)
     return _initiative_out(
         services.initiative_archive(initiative=access_initiative(me, initiative_id), actor=me)
@@ -687,16 +744,17 @@ class KPIIn(Schema):
     measure: str = Field("", max_length=50)
     healthy_min: float | None = None
     healthy_max: float | None = None
-    owner_unit_ids: list[int] = []
+    owner_unit_ids: list[Id] = []
 
 
-class KPIPatch(Schema):
+class KPIPatch(PatchSchema):
+    nullable = frozenset({"healthy_min", "healthy_max"})
     name: str | None = Field(None, min_length=1, max_length=200)
     key: str | None = Field(None, max_length=100)
     measure: str | None = Field(None, max_length=50)
     healthy_min: float | None = None
     healthy_max: float | None = None
-    owner_unit_ids: list[int] | None = None
+    owner_unit_ids: list[Id] | None = None
 
 
 class KPIPointIO(Schema):
@@ -761,31 +819,31 @@ def kpi_create(request: HttpRequest, payload: KPIIn) -> tuple[int, dict[str, Any
 
 
 @router.get("/kpis/{kpi_id}", response={200: KPIOut, **ERRORS})
-def kpi_get(request: HttpRequest, kpi_id: int) -> dict[str, Any]:
+def kpi_get(request: HttpRequest, kpi_id: Id) -> dict[str, Any]:
     return _kpi_out(access_kpi(current_person(request), kpi_id))
 
 
 @router.patch("/kpis/{kpi_id}", response={200: KPIOut, **ERRORS})
-def kpi_patch(request: HttpRequest, kpi_id: int, payload: KPIPatch) -> dict[str, Any]:
+def kpi_patch(request: HttpRequest, kpi_id: Id, payload: KPIPatch) -> dict[str, Any]:
     me = current_person(request)
     kpi = access_kpi(me, kpi_id)
     return _kpi_out(services.kpi_update(kpi=kpi, actor=me, **_kpi_refs(me, sent_fields(payload))))
 
 
 @router.delete("/kpis/{kpi_id}", response={200: KPIOut, **ERRORS})
-def kpi_archive(request: HttpRequest, kpi_id: int) -> dict[str, Any]:
+def kpi_archive(request: HttpRequest, kpi_id: Id) -> dict[str, Any]:
     me = current_person(request)
     return _kpi_out(services.kpi_archive(kpi=access_kpi(me, kpi_id), actor=me))
 
 
 @router.post("/kpis/{kpi_id}/points", response={201: KPIPointIO, **ERRORS})
-def kpi_point_create(request: HttpRequest, kpi_id: int, payload: KPIPointIO) -> tuple[int, Any]:
+def kpi_point_create(request: HttpRequest, kpi_id: Id, payload: KPIPointIO) -> tuple[int, Any]:
     me = current_person(request)
     kpi = access_kpi(me, kpi_id)
     return 201, services.kpi_point_record(kpi=kpi, actor=me, value=payload.value, at=payload.at)
 
 
 @router.get("/kpis/{kpi_id}/points", response={200: Page[KPIPointIO], **ERRORS})
-def kpi_point_list(request: HttpRequest, kpi_id: int, page: Query[PageParams]) -> dict[str, Any]:
+def kpi_point_list(request: HttpRequest, kpi_id: Id, page: Query[PageParams]) -> dict[str, Any]:
     kpi = access_kpi(current_person(request), kpi_id)
     return paginate(kpi.points.order_by("at", "id"), page, list)

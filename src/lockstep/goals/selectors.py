@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from lockstep.core.forecast import forecast_progress, forecast_value, likely_miss
+from lockstep.core.forecast import days_since, forecast_progress, forecast_value, likely_miss
 from lockstep.core.progress import (
     Commitment,
     KRKind,
@@ -23,8 +24,19 @@ from lockstep.core.progress import (
 )
 from lockstep.core.rollup import KRScore, Link, roll_up, unit_shares
 from lockstep.core.snapshot import CheckInSums
-from lockstep.goals.models import ContributionLink, Cycle, KeyResult, Objective
-from lockstep.org.models import Organisation
+from lockstep.goals.models import (
+    KR_COUNTED,
+    CheckIn,
+    ContributionLink,
+    Cycle,
+    KeyResult,
+    Objective,
+    ObjectiveContributor,
+)
+from lockstep.org.models import Organisation, Unit
+
+if TYPE_CHECKING:
+    from lockstep.alignment.models import Dependency
 
 
 @dataclass(frozen=True)
@@ -302,4 +314,273 @@ def key_results_query(organisation: Organisation) -> QuerySet[KeyResult]:
         KeyResult.objects.filter(organisation=organisation)
         .select_related("objective__cycle", "owner_unit", "owner_person", "kpi")
         .prefetch_related("co_owners")
+    )
+
+
+# ---- unit shares, the alignment map, KR histories ---------------------------------------
+
+
+def objective_unit_shares(
+    objective: Objective, numbers: ObjectiveNumbers, units: dict[int, Unit]
+) -> list[tuple[Unit, float | None]]:
+    """The units an objective names (owner, or contributors of a shared one) with their share.
+
+    The listed units come first, in their order, then any other unit owning one of its KRs;
+    None for a listed unit that owns no KR yet. `objective.contributors` should be prefetched.
+    """
+    if objective.level == Objective.Level.SHARED:
+        listed = list(objective.contributors.all())
+    else:
+        listed = [objective.owner_unit] if objective.owner_unit else []
+    out = [(u, numbers.unit_shares.get(u.pk)) for u in listed]
+    seen = {u.pk for u in listed}
+    out += [
+        (units[pk], share)
+        for pk, share in sorted(numbers.unit_shares.items())
+        if pk not in seen and pk in units
+    ]
+    return out
+
+
+@dataclass(frozen=True)
+class MapKR:
+    """A key result as a card of the alignment map shows it: stored numbers, no history."""
+
+    id: int
+    key: str
+    title: str
+    owner_unit: str
+    progress: float
+    expected: float
+    status: Status
+
+
+@dataclass
+class MapObjective:
+    """An objective of the alignment map with what its card shows and where it links."""
+
+    objective: Objective
+    numbers: ObjectiveNumbers
+    shares: list[tuple[Unit, float | None]]
+    krs: list[MapKR]
+    children: list[tuple[int, float]] = field(default_factory=list)  # (child id, weight)
+    parents: list[int] = field(default_factory=list)
+    # False for an ancestor shown only so the path up from a chosen objective stays visible.
+    in_scope: bool = True
+
+    @property
+    def kr_counts(self) -> list[tuple[Status, int]]:
+        """The stored count of its own live KRs at each status, leaving out the zeros."""
+        o = self.objective
+        if o.numbers_at is None:
+            counts: dict[Status, int] = defaultdict(int)
+            for kr in self.krs:
+                counts[kr.status] += 1
+            return [(s, counts[s]) for s in KR_COUNTED if counts[s]]
+        return [(s, n) for s in KR_COUNTED if (n := getattr(o, f"kr_{s.value}") or 0)]
+
+
+@dataclass
+class AlignmentMap:
+    """Objectives in scope and their ancestors, joined by contribution links."""
+
+    objectives: dict[int, MapObjective]
+    roots: list[int]  # company objectives that contribute to no other objective
+    orphans: list[int]  # any other objective aligned to no parent (with what feeds it)
+
+    @property
+    def in_scope_count(self) -> int:
+        return sum(1 for o in self.objectives.values() if o.in_scope)
+
+
+def _map_sort_key(o: Objective) -> tuple[dt.date, str]:
+    return (o.cycle.start, o.title.lower())
+
+
+def alignment_map(
+    organisation: Organisation,
+    *,
+    units: dict[int, Unit],
+    cycle_ids: Collection[int] | None = None,
+    unit_ids: Collection[int] | None = None,
+    at: dt.datetime | None = None,
+) -> AlignmentMap:
+    """The live objectives of the chosen cycles and units, their KRs and the links between them.
+
+    `unit_ids` keeps the objectives those units own or contribute to. Every objective above
+    the ones kept, through contribution links, comes too (whatever its cycle or unit, marked
+    out of scope) so the path up stays in view. Numbers are the stored ones
+    (`objective_numbers_stored`). A fixed number of queries, plus one per level of
+    ancestors outside the scope.
+    """
+    at = at or timezone.now()
+    tz = org_tz(organisation)
+    live = Objective.objects.filter(organisation=organisation, archived_at__isnull=True)
+    scope = live
+    if cycle_ids is not None:
+        scope = scope.filter(cycle_id__in=cycle_ids)
+    if unit_ids is not None:
+        scope = scope.filter(
+            Q(owner_unit_id__in=unit_ids)
+            | Q(
+                pk__in=ObjectiveContributor.objects.filter(unit_id__in=unit_ids).values(
+                    "objective_id"
+                )
+            )
+        )
+    shown = _map_query(scope)
+    in_scope = {o.pk for o in shown}
+    links: list[tuple[int, int, float]] = []
+    # Up from the scope: the first step reads the links of every objective in scope (as a
+    # subquery: SQLite caps the variables of one statement), the next ones only the links
+    # of ancestors outside it.
+    step = ContributionLink.objects.filter(parent__archived_at__isnull=True).values_list(
+        "child_id", "parent_id", "weight"
+    )
+    rows = list(step.filter(child__in=scope.values("pk")))
+    seen = set(in_scope)
+    while rows:
+        links += rows
+        frontier = {parent for _, parent, _ in rows} - seen
+        seen |= frontier
+        rows = list(step.filter(child_id__in=frontier)) if frontier else []
+    ancestors = seen - in_scope
+    if ancestors:
+        shown += _map_query(live.filter(pk__in=ancestors))
+    numbers = objective_numbers_stored(shown, organisation=organisation, at=at)
+    krs: dict[int, list[MapKR]] = defaultdict(list)
+    kr_rows = (
+        KeyResult.objects.filter(organisation=organisation, archived_at__isnull=True)
+        .filter(Q(objective__in=scope.values("pk")) | Q(objective_id__in=ancestors))
+        .order_by("pk")
+        .values_list(
+            "pk",
+            "key",
+            "title",
+            "objective_id",
+            "owner_unit_id",
+            "progress",
+            "status",
+            "due",
+            "objective__cycle__start",
+            "objective__cycle__end",
+        )
+    )
+    for pk, key, title, oid, unit_id, progress, status, due, start, end in kr_rows:
+        expected = expected_progress(
+            at, day_start(start, tz), day_start((due or end) + dt.timedelta(days=1), tz)
+        )
+        krs[oid].append(
+            MapKR(
+                id=pk,
+                key=key,
+                title=title,
+                owner_unit=units[unit_id].name if unit_id in units else "",
+                # A KR the store has not reached yet reads as not started, as lists show it.
+                progress=progress or 0.0,
+                expected=expected,
+                status=Status(status) if status else Status.NOT_STARTED,
+            )
+        )
+    nodes = {
+        o.pk: MapObjective(
+            objective=o,
+            numbers=numbers[o.pk],
+            shares=objective_unit_shares(o, numbers[o.pk], units),
+            krs=krs.get(o.pk, []),
+            in_scope=o.pk in in_scope,
+        )
+        for o in sorted(shown, key=_map_sort_key)
+    }
+    for child, parent, weight in links:
+        if child in nodes and parent in nodes:
+            nodes[parent].children.append((child, weight))
+            nodes[child].parents.append(parent)
+    for node in nodes.values():
+        node.children.sort(key=lambda cw: (-cw[1], *_map_sort_key(nodes[cw[0]].objective)))
+    roots = [pk for pk, n in nodes.items() if not n.parents]
+    return AlignmentMap(
+        objectives=nodes,
+        roots=[pk for pk in roots if nodes[pk].objective.level == Objective.Level.COMPANY],
+        orphans=[pk for pk in roots if nodes[pk].objective.level != Objective.Level.COMPANY],
+    )
+
+
+def _map_query(objectives: QuerySet[Objective]) -> list[Objective]:
+    return list(
+        objectives.select_related("cycle", "owner_unit").prefetch_related(
+            Prefetch("contributors", queryset=Unit.objects.order_by("name"))
+        )
+    )
+
+
+@dataclass(frozen=True)
+class KRHistory:
+    """A KR's cycle in progress terms (0 to 1) over days since its cycle start, for its chart.
+
+    `checkins` are (time, day, value, progress) in time order; the pace line runs from 0 at the
+    cycle start to 1 at the end of the due day; the forecast line is the least-squares
+    trend (core.forecast) from the last check-in to the due day, None before a check-in.
+    """
+
+    cycle_start: dt.date
+    due: dt.date
+    due_t: float
+    checkins: list[tuple[dt.datetime, float, float, float]]
+    pace: list[tuple[float, float]]
+    forecast: list[tuple[float, float]] | None
+
+
+def kr_histories(krs: Sequence[KeyResult], *, organisation: Organisation) -> dict[int, KRHistory]:
+    """The history chart data of each KR (objective and cycle loaded): one query for all."""
+    tz = org_tz(organisation)
+    points: dict[int, list[tuple[dt.datetime, float]]] = defaultdict(list)
+    rows = CheckIn.objects.filter(key_result__in=[kr.pk for kr in krs]).order_by("at", "pk")
+    for kr_id, at, value in rows.values_list("key_result_id", "at", "value"):
+        points[kr_id].append((at, value))
+    out: dict[int, KRHistory] = {}
+    for kr in krs:
+        kind, cycle_start, due = KRKind(kr.kind), kr.objective.cycle.start, kr_due(kr)
+        origin, end = day_start(cycle_start, tz), day_start(due + dt.timedelta(days=1), tz)
+        due_t = days_since(end, cycle_start, tz)
+        checkins = [
+            (
+                at,
+                days_since(at, cycle_start, tz),
+                value,
+                kr_progress(kind, kr.start, kr.target, value),
+            )
+            for at, value in points[kr.pk]
+        ]
+        pace = [
+            (0.0, expected_progress(origin, origin, end)),
+            (due_t, expected_progress(end, origin, end)),
+        ]
+        forecast = None
+        sums = CheckInSums(kr.checkin_count, kr.sum_t, kr.sum_v, kr.sum_tt, kr.sum_tv)
+        if checkins and sums.n:
+            # The trend line through the check-ins, read at the last one and at the due day.
+            forecast = [
+                (t, kr_progress(kind, kr.start, kr.target, v))
+                for t in (checkins[-1][1], due_t)
+                if (v := forecast_value(sums, start_value=kr.start, due_t=t)) is not None
+            ]
+        out[kr.pk] = KRHistory(cycle_start, due, due_t, checkins, pace, forecast)
+    return out
+
+
+def objective_dependencies(organisation: Organisation, kr_ids: Collection[int]) -> list[Dependency]:
+    """Live dependencies asked for or delivered through the given KRs, by date needed.
+
+    Withdrawn requests bind no one and are left out. The alignment domain owns the model
+    and builds on the goal spine, so the spine reaches for it only here, when asked.
+    """
+    from lockstep.alignment.models import Dependency
+
+    return list(
+        Dependency.objects.filter(organisation=organisation)
+        .filter(Q(requester_kr_id__in=kr_ids) | Q(provider_kr_id__in=kr_ids))
+        .exclude(state=Dependency.State.CANCELLED)
+        .select_related("requester_unit", "provider_unit", "requester_kr", "provider_kr")
+        .order_by("needed_by", "pk")
     )

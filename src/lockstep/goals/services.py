@@ -21,7 +21,8 @@ from lockstep.core.forecast import days_since, sums_add
 from lockstep.core.progress import Commitment, KRKind, Status, target_is_valid
 from lockstep.core.rollup import KRScore, Link, find_cycle, roll_up
 from lockstep.core.snapshot import CheckInSums
-from lockstep.errors import Conflict, ValidationFailed
+from lockstep.errors import Conflict, Forbidden, ValidationFailed
+from lockstep.goals.access import may_check_in
 from lockstep.goals.models import (
     KPI,
     KR_COUNT_FIELDS,
@@ -659,6 +660,10 @@ def checkin_record(
         .get(pk=key_result.pk)
     )
     org = kr.organisation
+    if actor is not None and not may_check_in(actor, kr):
+        raise Forbidden(
+            "only the key result's owner, the people of its units or an admin may check in on it"
+        )
     if kr.archived_at is not None:
         raise Conflict("the key result is archived")
     if kr.objective.state == Objective.State.CLOSED:

@@ -3,44 +3,38 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
+from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from django.contrib import messages
 from django.db.models import F, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST
 
 from lockstep.activity.models import ActivityEvent
-from lockstep.core.progress import KRKind
-from lockstep.errors import Conflict, FieldError, NotFound, ValidationFailed
+from lockstep.alignment import selectors as alignment_selectors
+from lockstep.alignment.models import Dependency, Finding
+from lockstep.errors import Conflict, NotFound, ValidationFailed
 from lockstep.goals import selectors, services
 from lockstep.goals.access import access_key_result
+from lockstep.goals.checkin_form import CheckinForm, checkin_input
 from lockstep.goals.models import CheckIn, ContributionLink, Cycle, KeyResult, Objective
-from lockstep.org.access import resolve_in_org
 from lockstep.org.models import Organisation, Person, Unit
 from lockstep.org.views import today_in, units_in_tree_order
-from lockstep.web.templatetags.lockstep_ui import status_label
+from lockstep.web import charts
+from lockstep.web.templatetags.lockstep_ui import percent, status_label
 from lockstep.web.views import page_context, person_page
 
 RECENT_CHECKINS = 5
 RECENT_ACTIVITY = 10
-# The check-in form's fields in screen order, with the words the error summary uses.
-FORM_FIELDS = {
-    "value": "Value",
-    "confidence": "Confidence",
-    "blocking_unit": "Blocked by unit",
-    "note": "Note",
-    "blockers": "Blockers",
-}
-
-# Fields a check-in can fail on that the form has no input for.
-OTHER_FIELDS = {"at": "The check-in time"}
 
 VERB_PHRASES = {
     "checkin.recorded": "checked in on",
@@ -51,6 +45,11 @@ VERB_PHRASES = {
     "objective.updated": "edited the objective",
     "objective.archived": "archived the objective",
 }
+
+
+# Dependencies that still bind their provider: late once their day has passed.
+OPEN_DEPENDENCY_STATES = {"requested", "accepted", "countered"}
+SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 
 
 # ---- objective list ---------------------------------------------------------------------
@@ -101,41 +100,6 @@ def objective_list(request: HttpRequest, me: Person) -> HttpResponse:
 # ---- objective page ---------------------------------------------------------------------
 
 
-@dataclass
-class CheckinForm:
-    """The state of one KR's check-in form: fresh, saved, or refused with its errors."""
-
-    errors: dict[str, str] = field(default_factory=dict)
-    problem: str = ""
-    data: QueryDict | None = None
-    saved: bool = False
-
-    @classmethod
-    def refused(cls, exc: ValidationFailed | Conflict, data: QueryDict) -> CheckinForm:
-        errors: dict[str, str] = {}
-        other: list[str] = []
-        for f in exc.fields:
-            # The form shows a milestone's steps where a number would be; one error place.
-            name = "value" if f.field == "steps_done" else f.field
-            if name in FORM_FIELDS and name not in errors:
-                errors[name] = f.message
-            else:
-                other.append(f"{OTHER_FIELDS.get(f.field, f.field)} {f.message}")
-        if not exc.fields:
-            other.append(exc.message)
-        return cls(errors=errors, problem="; ".join(other), data=data)
-
-    @property
-    def error_items(self) -> list[tuple[str, str, str]]:
-        """(field, label, message) in screen order, for the error summary."""
-        return [(f, label, self.errors[f]) for f, label in FORM_FIELDS.items() if f in self.errors]
-
-    @property
-    def first_error(self) -> str:
-        """The field that takes focus when the form comes back refused."""
-        return next((f for f in FORM_FIELDS if f in self.errors), "")
-
-
 def _day(d: dt.date) -> str:
     return f"{d.day} {d:%b %Y}"
 
@@ -149,6 +113,12 @@ class KRCard:
     recent: list[CheckIn]
     form: CheckinForm
     today: dt.date
+    history: selectors.KRHistory | None = None
+
+    @property
+    def chart(self) -> SafeString:
+        """The KR's history chart: check-ins, the pace line and the forecast, in progress."""
+        return _history_chart(self.kr, self.history) if self.history else SafeString("")
 
     @property
     def closed_because(self) -> str:
@@ -231,6 +201,7 @@ def _kr_cards(
 ) -> list[KRCard]:
     forms = forms or {}
     recent = _recent_checkins([kr.pk for kr in krs])
+    histories = selectors.kr_histories(krs, organisation=org)
     today = today_in(org)
     return [
         KRCard(
@@ -239,9 +210,56 @@ def _kr_cards(
             recent=recent[kr.pk],
             form=forms.get(kr.pk, CheckinForm()),
             today=today,
+            history=histories[kr.pk],
         )
         for kr in krs
     ]
+
+
+def _day_ticks(start: dt.date, span: float, due_t: float, due: dt.date) -> list[tuple[float, str]]:
+    """Four or five dates along the x axis, whole days from the cycle start, the due day last."""
+    step = max(1, round(span / 4))
+    ticks = [
+        (float(d), _short_day(start + dt.timedelta(days=d)))
+        for d in range(0, int(span) + 1, step)
+        if d < due_t - step / 2
+    ]
+    return [*ticks, (due_t, _short_day(due))]
+
+
+def _short_day(d: dt.date) -> str:
+    return f"{d.day} {d:%b}"
+
+
+def _history_chart(kr: KeyResult, h: selectors.KRHistory) -> SafeString:
+    last = h.checkins[-1][3] if h.checkins else None
+    forecast = h.forecast[-1][1] if h.forecast else None
+    words = [f"History of {kr.title} in progress towards its target."]
+    if last is None:
+        words.append("No check-ins yet.")
+    else:
+        words.append(f"{len(h.checkins)} check-ins, the last at {percent(last)}.")
+    words.append(f"The pace line runs from 0% at the cycle start to 100% on {_day(h.due)}.")
+    if forecast is not None:
+        words.append(f"The forecast reaches {percent(forecast)} by then.")
+    span = max(h.due_t, *(t for _, t, _, _ in h.checkins)) if h.checkins else h.due_t
+    series = [charts.Series("Pace", [(t, p * 100) for t, p in h.pace], "pace")]
+    if h.checkins:
+        series.append(
+            charts.Series("Check-ins", [(t, p * 100) for _, t, _, p in h.checkins], "actual")
+        )
+    if h.forecast:
+        series.append(charts.Series("Forecast", [(t, p * 100) for t, p in h.forecast], "forecast"))
+    return charts.line_chart(
+        series=series,
+        x_domain=(0.0, span),
+        y_domain=(0.0, 100.0),
+        x_ticks=_day_ticks(h.cycle_start, span, h.due_t, h.due),
+        y_ticks=[(0, "0%"), (50, "50%"), (100, "100%")],
+        title=" ".join(words),
+        width=480,
+        height=190,
+    )
 
 
 def _key_results(org: Organisation) -> QuerySet[KeyResult]:
@@ -254,24 +272,6 @@ def _objective(org: Organisation, objective_id: int) -> Objective:
     if objective is None:
         raise NotFound(f"objective {objective_id} not found")
     return objective
-
-
-def _unit_shares(
-    objective: Objective, numbers: selectors.ObjectiveNumbers, units: dict[int, Unit]
-) -> list[tuple[Unit, float | None]]:
-    """The listed units (owner or contributors) first, then any other unit owning a KR."""
-    if objective.level == Objective.Level.SHARED:
-        listed = list(objective.contributors.all())
-    else:
-        listed = [objective.owner_unit] if objective.owner_unit else []
-    out = [(u, numbers.unit_shares.get(u.pk)) for u in listed]
-    seen = {u.pk for u in listed}
-    out += [
-        (units[pk], share)
-        for pk, share in sorted(numbers.unit_shares.items())
-        if pk not in seen and pk in units
-    ]
-    return out
 
 
 def _activity(org: Organisation, objective: Objective) -> list[tuple[ActivityEvent, str]]:
@@ -288,6 +288,52 @@ def _activity(org: Organisation, objective: Objective) -> list[tuple[ActivityEve
     return [
         (e, VERB_PHRASES.get(e.verb, e.verb.replace("_", " ").replace(".", " "))) for e in events
     ]
+
+
+@dataclass
+class DepLine:
+    """A dependency of the objective's KRs as its page lists it, with the findings about it."""
+
+    dep: Dependency
+    findings: list[Finding]
+    today: dt.date
+
+    @property
+    def overdue(self) -> bool:
+        """Still open after the day it was needed."""
+        return self.dep.state in OPEN_DEPENDENCY_STATES and self.dep.needed_by < self.today
+
+
+def _findings_about(
+    org: Organisation, objective: Objective, kr_ids: set[int], dep_ids: list[int]
+) -> dict[tuple[str, int], list[Finding]]:
+    """Stored findings whose subject is the objective, one of its KRs or their dependencies."""
+    rows = (
+        alignment_selectors.findings_query(org)
+        .prefetch_related(None)
+        .filter(
+            Q(subject_type="objective", subject_id=objective.pk)
+            | Q(subject_type="kr", subject_id__in=kr_ids)
+            | Q(subject_type="dependency", subject_id__in=dep_ids)
+        )
+    )
+    out: dict[tuple[str, int], list[Finding]] = defaultdict(list)
+    for f in rows:
+        out[(f.subject_type, f.subject_id)].append(f)
+    return out
+
+
+def _finding_lines(
+    about: dict[tuple[str, int], list[Finding]], krs: dict[int, KeyResult]
+) -> list[tuple[Finding, KeyResult | None]]:
+    """The findings about the objective and its KRs, most severe first, each with its KR."""
+    lines = [
+        (f, krs.get(f.subject_id) if kind == "kr" else None)
+        for (kind, _), found in about.items()
+        if kind != "dependency"  # listed with their dependency
+        for f in found
+    ]
+    return sorted(lines, key=lambda line: (SEVERITY_RANK.get(line[0].severity, 3), line[0].code))
 
 
 def _objective_page(
@@ -315,18 +361,33 @@ def _objective_page(
     units = {u.pk: u for u in Unit.objects.filter(organisation=org).order_by("name")}
     cards = _kr_cards(org, list(_key_results(org).filter(objective=objective)), forms)
     failed = [c for c in cards if c.form.errors or c.form.problem]
+    kr_ids = {c.kr.pk for c in cards}
+    deps = selectors.objective_dependencies(org, kr_ids)
+    about = _findings_about(org, objective, kr_ids, [d.pk for d in deps])
+    today = today_in(org)
     context = page_context(
         me,
         "objectives",
         objective=objective,
         numbers=numbers[objective.pk],
-        shares=_unit_shares(objective, numbers[objective.pk], units),
+        shares=selectors.objective_unit_shares(objective, numbers[objective.pk], units),
         parents=[(link, numbers[link.parent_id]) for link in parents],
         children=[(link, numbers[link.child_id]) for link in children],
         cards=cards,
         failed=failed,
         blocking_units=[u for u in units.values() if u.archived_at is None],
         activity=_activity(org, objective),
+        needs=[
+            DepLine(d, about.get(("dependency", d.pk), []), today)
+            for d in deps
+            if d.requester_kr_id in kr_ids
+        ],
+        gives=[
+            DepLine(d, about.get(("dependency", d.pk), []), today)
+            for d in deps
+            if d.provider_kr_id in kr_ids
+        ],
+        findings=_finding_lines(about, {c.kr.pk: c.kr for c in cards}),
     )
     return render(request, "goals/objective_detail.html", context, status=status)
 
@@ -337,48 +398,6 @@ def objective_detail(request: HttpRequest, me: Person, objective_id: int) -> Htt
 
 
 # ---- check-in -------------------------------------------------------------------------
-
-
-def _checkin_input(post: QueryDict, kr: KeyResult, org: Organisation) -> dict[str, Any]:
-    """Turn the posted form into checkin_record's arguments; every unreadable field is named."""
-    problems: list[FieldError] = []
-    data: dict[str, Any] = {"note": post.get("note", ""), "blockers": post.get("blockers", "")}
-    raw_confidence = post.get("confidence", "").strip()
-    if re.fullmatch(r"-?\d+", raw_confidence):
-        data["confidence"] = int(raw_confidence)
-    else:
-        problems.append(FieldError("confidence", "choose a whole number from 1 to 10"))
-    if kr.kind == KRKind.MILESTONE and "value" not in post:
-        if kr.steps:
-            raw_steps = post.getlist("steps_done")
-            if all(s.isdigit() for s in raw_steps):
-                data["steps_done"] = [int(s) for s in raw_steps]
-            else:
-                problems.append(FieldError("steps_done", "tick the steps that are done"))
-        else:
-            data["value"] = 1.0 if post.get("done") else 0.0
-    else:
-        raw_value = post.get("value", "").strip().replace(",", "").replace(" ", "")
-        try:
-            value = float(raw_value)
-        except ValueError:
-            value = math.nan
-        if math.isfinite(value):
-            data["value"] = value
-        else:
-            problems.append(
-                FieldError("value", "enter a number" if not raw_value else "must be a number")
-            )
-    raw_unit = post.get("blocking_unit", "").strip()
-    if raw_unit and not raw_unit.isdigit():
-        problems.append(FieldError("blocking_unit", "choose a unit from the list"))
-    if problems:
-        raise ValidationFailed(
-            "; ".join(f"{p.field}: {p.message}" for p in problems), fields=problems
-        )
-    if raw_unit:
-        data["blocking_unit"] = resolve_in_org(Unit, org, int(raw_unit), "blocking_unit")
-    return data
 
 
 def _kr_fragment(
@@ -397,7 +416,7 @@ def _kr_fragment(
         card=card,
         objective=objective,
         numbers=numbers,
-        shares=_unit_shares(objective, numbers, units),
+        shares=selectors.objective_unit_shares(objective, numbers, units),
         blocking_units=[u for u in units.values() if u.archived_at is None],
     )
     return render(request, "goals/_checkin_fragment.html", context, status=status)
@@ -413,7 +432,7 @@ def _from_htmx(request: HttpRequest) -> bool:
 def kr_checkin(request: HttpRequest, me: Person, kr_id: int) -> HttpResponse:
     kr = access_key_result(me, kr_id)
     try:
-        fields = _checkin_input(request.POST, kr, me.organisation)
+        fields = checkin_input(request.POST, kr, me.organisation)
         services.checkin_record(key_result=kr, actor=me, source=CheckIn.Source.WEB, **fields)
     except (ValidationFailed, Conflict) as exc:
         form = CheckinForm.refused(exc, request.POST)
@@ -429,3 +448,211 @@ def kr_checkin(request: HttpRequest, me: Person, kr_id: int) -> HttpResponse:
         f"{status_label(numbers.status).lower()}.",
     )
     return redirect(reverse("objective-detail", args=[kr.objective_id]) + f"#kr-{kr.pk}")
+
+
+# ---- alignment map ----------------------------------------------------------------------
+
+SEARCH_MAX = 100
+
+
+def _highlight(text: str, q: str) -> SafeString:
+    """`text` with every case-insensitive occurrence of `q` marked; plain when there is none."""
+    if not q:
+        return SafeString(escape(text))
+    parts = re.split(f"({re.escape(q)})", text, flags=re.IGNORECASE)
+    return mark_safe(  # every part is escaped
+        "".join(
+            f"<mark>{escape(part)}</mark>" if i % 2 else escape(part)
+            for i, part in enumerate(parts)
+        )
+    )
+
+
+def _matches(q: str, *texts: str) -> bool:
+    folded = q.casefold()
+    return bool(folded) and any(folded in t.casefold() for t in texts)
+
+
+@dataclass
+class MapKRLine:
+    kr: selectors.MapKR
+    title: SafeString
+    match: bool
+
+
+@dataclass
+class MapItem:
+    """One place an objective takes on the drawn map.
+
+    An objective feeding two parents appears under both; its key results and the objectives
+    feeding it are drawn at its first place only, and the others link there.
+    """
+
+    node: selectors.MapObjective
+    dom_id: str
+    first_id: str
+    weight: float | None
+    depth: int
+    title: SafeString
+    match: bool
+    krs: list[MapKRLine] = field(default_factory=list)
+    children: list[MapItem] = field(default_factory=list)
+    open: bool = False
+
+    @property
+    def first(self) -> bool:
+        return self.dom_id == self.first_id
+
+    @property
+    def has_more(self) -> bool:
+        return self.first and bool(self.krs or self.children)
+
+    @cached_property
+    def holds_match(self) -> bool:
+        """A search match lies inside this item's collapsible part."""
+        return any(line.match for line in self.krs) or any(
+            c.match or c.holds_match for c in self.children
+        )
+
+    @cached_property
+    def holds_scope(self) -> bool:
+        """An objective in scope lies inside this item's collapsible part."""
+        return any(c.node.in_scope or c.holds_scope for c in self.children)
+
+
+class _MapDrawing:
+    """Turns the map's graph into the nested items the template draws, depth first."""
+
+    def __init__(self, graph: selectors.AlignmentMap, q: str) -> None:
+        self.graph = graph
+        self.q = q
+        self.first: dict[int, str] = {}
+        self.places: dict[int, int] = defaultdict(int)
+        self.matches: list[tuple[str, str, str]] = []  # (kind, label, anchor)
+
+    def item(self, pk: int, weight: float | None, depth: int, path: frozenset[int]) -> MapItem:
+        node = self.graph.objectives[pk]
+        o = node.objective
+        self.places[pk] += 1
+        dom_id = f"map-o{pk}" + (f"-{self.places[pk]}" if self.places[pk] > 1 else "")
+        first_id = self.first.setdefault(pk, dom_id)
+        match = _matches(self.q, o.title, o.key)
+        item = MapItem(
+            node=node,
+            dom_id=dom_id,
+            first_id=first_id,
+            weight=weight,
+            depth=depth,
+            title=_highlight(o.title, self.q),
+            match=match,
+        )
+        if not item.first:
+            return item
+        if match:
+            self.matches.append(("Objective", o.title, dom_id))
+        for kr in node.krs:
+            kr_match = _matches(self.q, kr.title, kr.key)
+            item.krs.append(MapKRLine(kr, _highlight(kr.title, self.q), kr_match))
+            if kr_match:
+                self.matches.append(("Key result", kr.title, f"{dom_id}-kr{kr.id}"))
+        item.children = [
+            self.item(child, w, depth + 1, path | {pk})
+            for child, w in node.children
+            if child not in path  # a loop in the links is drawn once, never forever
+        ]
+        return item
+
+
+def _open(item: MapItem, *, searching: bool, unit_chosen: bool) -> None:
+    """Open the parts holding a search match; else the way to a chosen unit's objectives;
+    else the top level."""
+    if searching:
+        item.open = item.holds_match
+    elif unit_chosen:
+        item.open = item.holds_scope or (item.depth == 0 and item.node.in_scope)
+    else:
+        item.open = item.depth == 0
+    for child in item.children:
+        _open(child, searching=searching, unit_chosen=unit_chosen)
+
+
+def _subtree(units: list[Unit], root: int) -> set[int]:
+    """The unit and every unit below it."""
+    children: dict[int | None, list[int]] = defaultdict(list)
+    for u in units:
+        children[u.parent_id].append(u.pk)
+    out, stack = set(), [root]
+    while stack:
+        pk = stack.pop()
+        if pk not in out:
+            out.add(pk)
+            stack.extend(children[pk])
+    return out
+
+
+@person_page
+def alignment_map(request: HttpRequest, me: Person) -> HttpResponse:
+    org = me.organisation
+    cycles = list(Cycle.objects.filter(organisation=org).order_by("-start", "key"))
+    all_units = list(Unit.objects.filter(organisation=org).order_by("name"))
+    units = {u.pk: u for u in all_units}
+    live_units = [u for u in all_units if u.archived_at is None]
+    problems: list[str] = []
+
+    raw_cycle = request.GET.get("cycle", "").strip()
+    today = today_in(org)
+    running = [c for c in cycles if c.start <= today <= c.end]
+    chosen_cycle = next((c for c in cycles if str(c.pk) == raw_cycle), None)
+    cycle_choice = raw_cycle if chosen_cycle or raw_cycle == "all" else ""
+    if raw_cycle and not cycle_choice:
+        problems.append("There is no such cycle; the map shows the cycles running today.")
+    cycle_ids: list[int] | None
+    if chosen_cycle is not None:
+        # Cycles nest: a quarter's map holds the objectives of the weeks and months inside it.
+        cycle_ids = [
+            c.pk for c in cycles if chosen_cycle.start <= c.start and c.end <= chosen_cycle.end
+        ]
+    elif cycle_choice == "all":
+        cycle_ids = None
+    else:
+        cycle_ids = [c.pk for c in running]
+
+    raw_unit = request.GET.get("unit", "").strip()
+    chosen_unit = next((u for u in live_units if str(u.pk) == raw_unit), None)
+    if raw_unit and chosen_unit is None:
+        problems.append("There is no such unit; the map shows every unit.")
+
+    q = " ".join(request.GET.get("q", "").split())
+    if len(q) > SEARCH_MAX:
+        problems.append(f"The search is cut to its first {SEARCH_MAX} characters.")
+        q = q[:SEARCH_MAX]
+
+    graph = selectors.alignment_map(
+        org,
+        units=units,
+        cycle_ids=cycle_ids,
+        unit_ids=_subtree(all_units, chosen_unit.pk) if chosen_unit else None,
+    )
+    drawing = _MapDrawing(graph, q)
+    roots = [drawing.item(pk, None, 0, frozenset()) for pk in graph.roots]
+    orphans = [drawing.item(pk, None, 0, frozenset()) for pk in graph.orphans]
+    for item in (*roots, *orphans):
+        _open(item, searching=bool(q), unit_chosen=chosen_unit is not None)
+    context = page_context(
+        me,
+        "objectives",
+        roots=roots,
+        orphans=orphans,
+        in_scope=graph.in_scope_count,
+        context_count=len(graph.objectives) - graph.in_scope_count,
+        matches=drawing.matches,
+        q=q,
+        problems=problems,
+        cycles=cycles,
+        running=running,
+        cycle_choice=cycle_choice,
+        chosen_cycle=chosen_cycle,
+        unit_options=[(u, "\u00a0\u00a0" * depth) for u, depth in units_in_tree_order(live_units)],
+        chosen_unit=chosen_unit,
+    )
+    return render(request, "goals/alignment_map.html", context)

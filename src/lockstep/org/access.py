@@ -18,6 +18,18 @@ class NoPerson(LockstepError):
     code = "forbidden"
 
 
+class NotAdmin(LockstepError):
+    status = 403
+    code = "forbidden"
+
+
+def require_org_admin(person: Person) -> Person:
+    """The person, if they may manage the organisation's people, units and settings."""
+    if not person.is_org_admin:
+        raise NotAdmin("only an organisation admin can manage people, units and settings")
+    return person
+
+
 def current_person(request: HttpRequest) -> Person:
     """The signed-in user's person record; every request acts within its organisation."""
     person: Person | None = (

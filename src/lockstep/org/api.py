@@ -6,10 +6,19 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema
 
-from lockstep.apischema import ERRORS, Page, PageParams, paginate, sent_fields
+from lockstep.apischema import (
+    ERRORS,
+    IF_MATCH,
+    Id,
+    Page,
+    PageParams,
+    PatchSchema,
+    paginate,
+    sent_fields,
+)
 from lockstep.org import services
 from lockstep.org.access import (
     access_person,
@@ -19,6 +28,7 @@ from lockstep.org.access import (
     resolve_many_in_org,
 )
 from lockstep.org.models import Membership, Organisation, Person, Unit
+from lockstep.trust.versions import edit_guard, etag_for, etag_of
 
 router = Router(tags=["organisation"])
 
@@ -38,7 +48,7 @@ class OrganisationOut(Schema):
     task_share: float
 
 
-class OrganisationPatch(Schema):
+class OrganisationPatch(PatchSchema):
     name: str | None = Field(None, min_length=1, max_length=200)
     timezone: str | None = None
     on_track_margin: float | None = Field(None, ge=0, le=1)
@@ -55,16 +65,17 @@ class UnitIn(Schema):
     name: str = Field(..., min_length=1, max_length=200)
     key: str | None = Field(None, max_length=100)
     kind: Unit.Kind = Unit.Kind.TEAM
-    parent_id: int | None = None
+    parent_id: Id | None = None
     weekly_capacity: float | None = Field(None, ge=0)
     capacity_unit: Unit.CapacityUnit = Unit.CapacityUnit.HOURS
 
 
-class UnitPatch(Schema):
+class UnitPatch(PatchSchema):
+    nullable = frozenset({"parent_id", "weekly_capacity"})
     name: str | None = Field(None, min_length=1, max_length=200)
     key: str | None = Field(None, max_length=100)
     kind: Unit.Kind | None = None
-    parent_id: int | None = None
+    parent_id: Id | None = None
     weekly_capacity: float | None = Field(None, ge=0)
     capacity_unit: Unit.CapacityUnit | None = None
 
@@ -82,13 +93,13 @@ class UnitOut(Schema):
 
 
 class UnitFilters(Schema):
-    parent_id: int | None = None
+    parent_id: Id | None = None
     kind: Unit.Kind | None = None
     include_archived: bool = False
 
 
 class MembershipIO(Schema):
-    unit_id: int
+    unit_id: Id
     role: Membership.Role = Membership.Role.MEMBER
 
 
@@ -99,7 +110,7 @@ class PersonIn(Schema):
     memberships: list[MembershipIO] = []
 
 
-class PersonPatch(Schema):
+class PersonPatch(PatchSchema):
     name: str | None = Field(None, min_length=1, max_length=200)
     email: str | None = Field(None, max_length=254)
     is_org_admin: bool | None = None
@@ -116,7 +127,7 @@ class PersonOut(Schema):
 
 
 class PersonFilters(Schema):
-    unit_id: int | None = None
+    unit_id: Id | None = None
     include_archived: bool = False
 
 
@@ -183,24 +194,35 @@ def unit_create(request: HttpRequest, payload: UnitIn) -> tuple[int, dict[str, A
 
 
 @router.get("/units/{unit_id}", response={200: UnitOut, **ERRORS})
-def unit_get(request: HttpRequest, unit_id: int) -> dict[str, Any]:
-    return _unit_out(access_unit(current_person(request), unit_id))
+def unit_get(request: HttpRequest, unit_id: Id, response: HttpResponse) -> dict[str, Any]:
+    unit = access_unit(current_person(request), unit_id)
+    response["ETag"] = etag_of(unit)
+    return _unit_out(unit)
 
 
 @router.patch("/units/{unit_id}", response={200: UnitOut, **ERRORS})
-def unit_patch(request: HttpRequest, unit_id: int, payload: UnitPatch) -> dict[str, Any]:
+def unit_patch(
+    request: HttpRequest,
+    unit_id: Id,
+    payload: UnitPatch,
+    response: HttpResponse,
+    if_match: str | None = IF_MATCH,
+) -> dict[str, Any]:
     me = current_person(request)
-    unit = access_unit(me, unit_id)
+    pk = access_unit(me, unit_id).pk
     changes = sent_fields(payload)
     if "parent_id" in changes:
         changes["parent"] = resolve_in_org(
             Unit, me.organisation, changes.pop("parent_id"), "parent_id"
         )
-    return _unit_out(services.unit_update(unit=unit, actor=me, **changes))
+    with edit_guard(Unit, pk, if_match) as unit:
+        updated = services.unit_update(unit=unit, actor=me, **changes)
+    response["ETag"] = etag_for(Unit, pk)
+    return _unit_out(updated)
 
 
 @router.delete("/units/{unit_id}", response={200: UnitOut, **ERRORS})
-def unit_archive(request: HttpRequest, unit_id: int) -> dict[str, Any]:
+def unit_archive(request: HttpRequest, unit_id: Id) -> dict[str, Any]:
     me = current_person(request)
     return _unit_out(services.unit_archive(unit=access_unit(me, unit_id), actor=me))
 
@@ -235,26 +257,36 @@ def person_create(request: HttpRequest, payload: PersonIn) -> tuple[int, dict[st
 
 
 @router.get("/people/{person_id}", response={200: PersonOut, **ERRORS})
-def person_get(request: HttpRequest, person_id: int) -> dict[str, Any]:
-    return _person_out(access_person(current_person(request), person_id))
-
-
-@router.patch("/people/{person_id}", response={200: PersonOut, **ERRORS})
-def person_patch(request: HttpRequest, person_id: int, payload: PersonPatch) -> dict[str, Any]:
-    me = current_person(request)
-    person = access_person(me, person_id)
-    changes = sent_fields(payload)
-    memberships = changes.pop("memberships", None)
-    person = services.person_update(
-        person=person,
-        actor=me,
-        memberships=None if memberships is None else _memberships(me, memberships),
-        **changes,
-    )
+def person_get(request: HttpRequest, person_id: Id, response: HttpResponse) -> dict[str, Any]:
+    person = access_person(current_person(request), person_id)
+    response["ETag"] = etag_of(person)
     return _person_out(person)
 
 
+@router.patch("/people/{person_id}", response={200: PersonOut, **ERRORS})
+def person_patch(
+    request: HttpRequest,
+    person_id: Id,
+    payload: PersonPatch,
+    response: HttpResponse,
+    if_match: str | None = IF_MATCH,
+) -> dict[str, Any]:
+    me = current_person(request)
+    pk = access_person(me, person_id).pk
+    changes = sent_fields(payload)
+    memberships = changes.pop("memberships", None)
+    with edit_guard(Person, pk, if_match) as person:
+        updated = services.person_update(
+            person=person,
+            actor=me,
+            memberships=None if memberships is None else _memberships(me, memberships),
+            **changes,
+        )
+    response["ETag"] = etag_for(Person, pk)
+    return _person_out(updated)
+
+
 @router.delete("/people/{person_id}", response={200: PersonOut, **ERRORS})
-def person_archive(request: HttpRequest, person_id: int) -> dict[str, Any]:
+def person_archive(request: HttpRequest, person_id: Id) -> dict[str, Any]:
     me = current_person(request)
     return _person_out(services.person_archive(person=access_person(me, person_id), actor=me))
