@@ -20,7 +20,9 @@ from pathlib import Path
 
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -58,6 +60,21 @@ def _report() -> None:
             )
             + "\n"
         )
+
+
+@pytest.fixture(autouse=True)
+def _one_connection_per_test():
+    """Keep the test's connection across the WSGI requests, as Django's test client does.
+
+    The WSGI handler closes "old" connections when a request starts and ends; inside the
+    test's transaction that would drop it (PostgreSQL then refuses a new connection in an
+    atomic block).
+    """
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
 
 
 @pytest.fixture

@@ -25,45 +25,17 @@ from lockstep.alignment.models import AskOffer, Dependency, Finding, Review, Rev
 from lockstep.bulk import bulk_insert, ids_reserve
 from lockstep.core import findings as engine
 from lockstep.core.snapshot import DependencyState, Ref, cyclic_gc_paused
-from lockstep.errors import Conflict, LockstepError, ValidationFailed
+from lockstep.errors import Conflict, Forbidden, ValidationFailed
 from lockstep.goals.models import Cycle, Initiative, KeyResult, Objective
 from lockstep.goals.services import numbers_refresh_full
 from lockstep.keys import is_valid_key, unique_key
-from lockstep.org.models import Membership, Organisation, Person, Unit
+from lockstep.org.models import Organisation, Person, Unit
+from lockstep.org.roles import require_leader, require_worker, works_in_any
 
 S = DependencyState
 
 
-class NotAllowed(LockstepError):
-    status = 403
-    code = "forbidden"
-
-
-# ---- who may act -----------------------------------------------------------------------
-
-
-def _is_leader(person: Person | None, unit_id: int) -> bool:
-    if person is None or person.is_org_admin:
-        return True  # None: the system itself (plan apply, demo); admins may act for any unit
-    return Membership.objects.filter(
-        person=person, unit_id=unit_id, role=Membership.Role.LEADER
-    ).exists()
-
-
-def _is_member(person: Person | None, unit_id: int) -> bool:
-    if person is None or person.is_org_admin:
-        return True
-    return Membership.objects.filter(person=person, unit_id=unit_id).exists()
-
-
-def _require_leader(person: Person | None, unit: Unit, what: str) -> None:
-    if not _is_leader(person, unit.pk):
-        raise NotAllowed(f"only leaders of {unit.name} may {what}")
-
-
-def _require_member(person: Person | None, unit: Unit, what: str) -> None:
-    if not _is_member(person, unit.pk):
-        raise NotAllowed(f"only people of {unit.name} may {what}")
+# Who may act: lockstep.org.roles (leaders answer for their unit, members act for it).
 
 
 # ---- dependencies ---------------------------------------------------------------------
@@ -139,7 +111,7 @@ def dependency_request(
                 "needed_by",
                 f"must lie inside the cycle {cycle.key!r} ({cycle.start} to {cycle.end})",
             )
-    _require_member(actor, requester_unit, "ask on its behalf")
+    require_worker(actor, [requester_unit], "ask on its behalf")
     if key is None:
         key = unique_key(Dependency, organisation.pk, title)
     elif (
@@ -196,7 +168,7 @@ def dependency_accept(
     """B's leader accepts, optionally naming the KR or initiative that delivers it."""
     dep = _lock(dependency)
     _expect(dep, S.REQUESTED)
-    _require_leader(actor, dep.provider_unit, "answer requests addressed to it")
+    require_leader(actor, [dep.provider_unit], "answer requests addressed to it")
     before = _dep_snapshot(dep)
     if provider_item is not None:
         unit = _item_unit(provider_item)
@@ -222,7 +194,7 @@ def dependency_decline(*, dependency: Dependency, actor: Person | None, reason: 
     """B's leader declines; a reason is required."""
     dep = _lock(dependency)
     _expect(dep, S.REQUESTED)
-    _require_leader(actor, dep.provider_unit, "answer requests addressed to it")
+    require_leader(actor, [dep.provider_unit], "answer requests addressed to it")
     if not (reason or "").strip():
         raise ValidationFailed.on("reason", "say why the request is declined")
     before = _dep_snapshot(dep)
@@ -242,7 +214,7 @@ def dependency_counter(
     """B's leader offers another date; A accepts it or not."""
     dep = _lock(dependency)
     _expect(dep, S.REQUESTED)
-    _require_leader(actor, dep.provider_unit, "answer requests addressed to it")
+    require_leader(actor, [dep.provider_unit], "answer requests addressed to it")
     if counter_date == dep.needed_by:
         raise ValidationFailed.on("counter_date", "is the date already asked for; accept instead")
     item = dep.requester_kr or dep.requester_initiative
@@ -266,7 +238,7 @@ def dependency_counter_answer(
     """A takes B's counter date (the dependency is accepted) or turns it down (asked again)."""
     dep = _lock(dependency)
     _expect(dep, S.COUNTERED)
-    _require_member(actor, dep.requester_unit, "answer a counter-offer made to it")
+    require_worker(actor, [dep.requester_unit], "answer a counter-offer made to it")
     before = _dep_snapshot(dep)
     if accept:
         assert dep.counter_date is not None
@@ -284,7 +256,7 @@ def dependency_deliver(*, dependency: Dependency, actor: Person | None) -> Depen
     """B marks the accepted dependency delivered."""
     dep = _lock(dependency)
     _expect(dep, S.ACCEPTED)
-    _require_member(actor, dep.provider_unit, "mark its work delivered")
+    require_worker(actor, [dep.provider_unit], "mark its work delivered")
     before = _dep_snapshot(dep)
     dep.state, dep.closed_at = S.DELIVERED, timezone.now()
     return _transition(dep, actor, "dependency.delivered", before)
@@ -297,8 +269,8 @@ def dependency_miss(
     """Either side records that an accepted dependency was not delivered."""
     dep = _lock(dependency)
     _expect(dep, S.ACCEPTED)
-    if not (_is_member(actor, dep.provider_unit_id) or _is_member(actor, dep.requester_unit_id)):
-        raise NotAllowed("only the two units concerned may mark it missed")
+    if not works_in_any(actor, [dep.provider_unit_id, dep.requester_unit_id]):
+        raise Forbidden("only the two units concerned may mark it missed")
     before = _dep_snapshot(dep)
     dep.state, dep.closed_at, dep.reason = S.MISSED, timezone.now(), reason.strip() or dep.reason
     return _transition(dep, actor, "dependency.missed", before)
@@ -309,7 +281,7 @@ def dependency_cancel(*, dependency: Dependency, actor: Person | None) -> Depend
     """A withdraws its request."""
     dep = _lock(dependency)
     _expect(dep, S.REQUESTED, S.COUNTERED, S.ACCEPTED)
-    _require_member(actor, dep.requester_unit, "withdraw its requests")
+    require_worker(actor, [dep.requester_unit], "withdraw its requests")
     before = _dep_snapshot(dep)
     dep.state, dep.closed_at = S.CANCELLED, timezone.now()
     return _transition(dep, actor, "dependency.cancelled", before)
@@ -339,7 +311,7 @@ def ask_offer_create(
         raise ValidationFailed.on("to_unit", "asks and offers are between two different units")
     if not (text or "").strip():
         raise ValidationFailed.on("text", "must not be empty")
-    _require_member(actor, from_unit, "speak for it")
+    require_worker(actor, [from_unit], "speak for it")
     item = AskOffer.objects.create(
         organisation=organisation,
         cycle=cycle,
@@ -428,12 +400,8 @@ def review_request(
     own_units = {objective.owner_unit_id, *objective.contributors.values_list("pk", flat=True)} - {
         None
     }
-    if (
-        actor is not None
-        and not actor.is_org_admin
-        and not Membership.objects.filter(person=actor, unit_id__in=own_units).exists()
-    ):
-        raise NotAllowed("only people of the objective's units may send it for review")
+    if not works_in_any(actor, own_units):
+        raise Forbidden("only people of the objective's units may send it for review")
     chosen = list(units) if units is not None else review_default_units(objective)
     if not chosen:
         raise ValidationFailed.on(
@@ -484,9 +452,9 @@ def review_respond(
     if kind != ReviewNote.Kind.ENDORSEMENT and not (text or "").strip():
         raise ValidationFailed.on("text", "say what you think or propose")
     if kind == ReviewNote.Kind.ENDORSEMENT:
-        _require_leader(actor, review.unit, "endorse for it")
+        require_leader(actor, [review.unit], "endorse for it")
     else:
-        _require_member(actor, review.unit, "review for it")
+        require_worker(actor, [review.unit], "review for it")
     note = ReviewNote.objects.create(
         review=review, author=actor, kind=kind, text=(text or "").strip()
     )

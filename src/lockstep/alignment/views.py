@@ -36,13 +36,20 @@ from lockstep.alignment.map_drawing import (
     dependency_map_drawing,
 )
 from lockstep.alignment.models import AskOffer, Dependency, Finding, Review, ReviewNote
-from lockstep.alignment.services import NotAllowed
 from lockstep.core.findings import CATALOGUE
 from lockstep.core.snapshot import DependencyState
-from lockstep.errors import Conflict, FieldError, LockstepError, NotFound, ValidationFailed
+from lockstep.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    LockstepError,
+    NotFound,
+    ValidationFailed,
+)
 from lockstep.goals.models import KPI, Cycle, Initiative, KeyResult, Objective
 from lockstep.org.access import resolve_in_org, resolve_many_in_org
 from lockstep.org.models import Membership, Organisation, Person, Unit
+from lockstep.org.roles import WRITERS
 from lockstep.org.views import today_in, units_in_tree_order
 from lockstep.web.views import page_context, person_page
 
@@ -52,7 +59,7 @@ SEVERITIES = ("error", "warning", "info")
 FINDINGS_SHOWN = 200
 HISTORY_SHOWN = 20
 # The refusals a form shows next to itself; anything else is a bug and a 500.
-REFUSALS = (ValidationFailed, NotAllowed, Conflict)
+REFUSALS = (ValidationFailed, Forbidden, Conflict)
 
 
 def _from_htmx(request: HttpRequest) -> bool:
@@ -154,6 +161,7 @@ class UnitScope:
     me: Person
     mine: list[Unit]
     leads: set[int]
+    works: set[int]  # units the person leads or is a member of (not only a viewer)
     units: list[Unit]
     options: list[tuple[Unit, str]]
     choice: str  # "" (my units), "all", or a unit id
@@ -184,7 +192,7 @@ class UnitScope:
         return self.me.is_org_admin or unit_id in self.leads
 
     def is_member(self, unit_id: int) -> bool:
-        return self.me.is_org_admin or unit_id in self.mine_ids
+        return self.me.is_org_admin or unit_id in self.works
 
 
 def _unit_scope(me: Person, raw_choice: str) -> UnitScope:
@@ -195,6 +203,7 @@ def _unit_scope(me: Person, raw_choice: str) -> UnitScope:
     )
     mine = [m.unit for m in memberships]
     leads = {m.unit_id for m in memberships if m.role == Membership.Role.LEADER}
+    works = {m.unit_id for m in memberships if m.role in WRITERS}
     wanted = _int_or_none(raw_choice)
     if me.is_org_admin:
         every = list(
@@ -214,7 +223,9 @@ def _unit_scope(me: Person, raw_choice: str) -> UnitScope:
         options = [(u, "") for u in mine]
         chosen = [u for u in mine if u.pk == wanted]
         units, choice = (chosen, str(wanted)) if chosen else (mine, "")
-    return UnitScope(me=me, mine=mine, leads=leads, units=units, options=options, choice=choice)
+    return UnitScope(
+        me=me, mine=mine, leads=leads, works=works, units=units, options=options, choice=choice
+    )
 
 
 def _live_krs(org: Organisation, unit_ids: Iterable[int]) -> QuerySet[KeyResult]:
@@ -1012,7 +1023,7 @@ def _sendable(me: Person) -> QuerySet[Objective]:
     )
     if me.is_org_admin:
         return drafts
-    mine = Membership.objects.filter(person=me).values_list("unit_id", flat=True)
+    mine = Membership.objects.filter(person=me, role__in=WRITERS).values_list("unit_id", flat=True)
     return drafts.filter(_ours(mine)).distinct()
 
 
@@ -1145,7 +1156,7 @@ def review_request(request: HttpRequest, me: Person) -> HttpResponse:
         objective = _sendable(me).filter(pk=objective_id).first()
         if objective is None:
             if Objective.objects.filter(organisation=org, pk=objective_id).exists():
-                raise NotAllowed("only people of its units may send an objective for review")
+                raise Forbidden("only people of its units may send an objective for review")
             raise ValidationFailed.on("objective", "choose one of your units' draft objectives")
         units = resolve_many_in_org(Unit, org, [int(u) for u in raw_units], "units") or None
         made = services.review_request(objective=objective, actor=me, units=units)

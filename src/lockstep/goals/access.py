@@ -4,20 +4,16 @@ from __future__ import annotations
 
 from lockstep.goals.models import KPI, Cycle, Initiative, KeyResult, Objective
 from lockstep.org.access import access_in_org
-from lockstep.org.models import Membership, Person
+from lockstep.org.models import Person
+from lockstep.org.roles import works_in_any
 
 
-def may_check_in(person: Person, kr: KeyResult) -> bool:
-    """Whether `person` may check in on `kr`: an admin, its owner, or one of its units' people.
-
-    Its units are the owner unit and the co-owner units; leaders and members both count.
-    """
-    if person.is_org_admin or kr.owner_person_id == person.pk:
+def may_check_in(person: Person | None, kr: KeyResult) -> bool:
+    """Whether `person` may check in on `kr`: its owner, or a leader or member of its owner
+    unit or a co-owner unit (viewers only read); admins and the system always may."""
+    if person is None or person.is_org_admin or kr.owner_person_id == person.pk:
         return True
-    units = [u.pk for u in kr.co_owners.all()]
-    if kr.owner_unit_id is not None:
-        units.append(kr.owner_unit_id)
-    return Membership.objects.filter(person=person, unit_id__in=units).exists()
+    return works_in_any(person, [kr.owner_unit_id, *(u.pk for u in kr.co_owners.all())])
 
 
 def access_cycle(person: Person, pk: int) -> Cycle:

@@ -45,6 +45,7 @@ from lockstep.goals.selectors import (
 )
 from lockstep.keys import is_valid_key, unique_key
 from lockstep.org.models import Organisation, Person, Unit
+from lockstep.org.roles import require_admin, require_leader, require_worker
 
 # A check-in may be stamped a little ahead of the server clock (client clock skew).
 CLOCK_SKEW = dt.timedelta(minutes=5)
@@ -148,6 +149,36 @@ def _check_cycle(organisation: Organisation, cycle: Cycle | None, data: dict[str
             raise ValidationFailed.on("end", f"key result {first_late.key!r} is due outside")
 
 
+def _leading_units(objective: Objective) -> list[Unit]:
+    """The units whose leaders run an objective: its owner, or without one its contributors."""
+    if objective.owner_unit is not None:
+        return [objective.owner_unit]
+    return list(objective.contributors.all())
+
+
+def _require_objective_leader(
+    actor: Person | None, objective: Objective, new_owner: Unit | None = None
+) -> None:
+    require_leader(actor, _leading_units(objective), "change this objective")
+    if new_owner is not None:
+        require_leader(actor, [new_owner], "give it this objective")
+
+
+def _require_kr_leader(actor: Person | None, kr: KeyResult, new_owner: Unit | None = None) -> None:
+    # The objective's leaders set its KRs; the owning unit's leaders run their own.
+    require_leader(actor, [*_leading_units(kr.objective), kr.owner_unit], "change this key result")
+    if new_owner is not None:
+        require_leader(actor, [*_leading_units(kr.objective), new_owner], "give it this key result")
+
+
+def _require_initiative_leader(
+    actor: Person | None, initiative: Initiative, new_owner: Unit | None = None
+) -> None:
+    require_leader(actor, [initiative.owner_unit], "change this initiative")
+    if new_owner is not None:
+        require_leader(actor, [new_owner], "give it this initiative")
+
+
 @transaction.atomic
 def cycle_create(
     *,
@@ -161,6 +192,7 @@ def cycle_create(
     key: str | None = None,
 ) -> Cycle:
     """Create a cycle, nested inside its parent when it has one."""
+    require_admin(actor, "manage cycles")
     data = {"name": _text("name", name), "kind": kind, "start": start, "end": end, "parent": parent}
     _check_cycle(organisation, None, data)
     cycle = Cycle.objects.create(
@@ -179,6 +211,7 @@ def cycle_create(
 @transaction.atomic
 def cycle_update(*, cycle: Cycle, actor: Person | None, **changes: Any) -> Cycle:
     """Rename, move or re-date a cycle; its sub-cycles and KR due dates must stay inside."""
+    require_admin(actor, "manage cycles")
     allowed = {"name", "kind", "start", "end", "parent", "key"}
     for field in changes:
         if field not in allowed:
@@ -219,6 +252,7 @@ def cycle_update(*, cycle: Cycle, actor: Person | None, **changes: Any) -> Cycle
 @transaction.atomic
 def cycle_delete(*, cycle: Cycle, actor: Person | None) -> None:
     """Delete an empty cycle; one with objectives or sub-cycles is kept for history."""
+    require_admin(actor, "manage cycles")
     if cycle.children.exists():
         raise Conflict("the cycle has sub-cycles; delete or move them first")
     if cycle.objectives.exists():
@@ -329,6 +363,8 @@ def objective_create(
     key: str | None = None,
 ) -> Objective:
     """Create an objective with its contributing units and contribution links."""
+    # A shared objective with no owner unit is led by its contributing units' leaders.
+    require_leader(actor, [owner_unit] if owner_unit else contributors, "create this objective")
     clean_title = _text("title", title)
     contributor_units = list(contributors)
     data = {
@@ -373,6 +409,7 @@ def objective_update(
     **changes: Any,
 ) -> Objective:
     """Edit an objective; `contributors` and `parents`, when given, replace the old ones."""
+    _require_objective_leader(actor, objective, changes.get("owner_unit"))
     allowed = {"title", "level", "owner_unit", "cycle", "description", "state", "key"}
     for field in changes:
         if field not in allowed:
@@ -425,6 +462,7 @@ def objective_update(
 @transaction.atomic
 def objective_archive(*, objective: Objective, actor: Person | None) -> Objective:
     """Archive an objective and its KRs; nothing is deleted."""
+    _require_objective_leader(actor, objective)
     # The KRs go first: the event's listeners (the findings store) must see them archived.
     objective.key_results.filter(archived_at__isnull=True).update(archived_at=timezone.now())
     # Its KRs leave the roll-up; an archived objective still feeds its parents, as in the
@@ -542,6 +580,7 @@ def key_result_create(
     key: str | None = None,
 ) -> KeyResult:
     """Add a key result to an objective."""
+    require_leader(actor, [*_leading_units(objective), owner_unit], "add this key result")
     org = objective.organisation
     if objective.archived_at is not None:
         raise Conflict("the objective is archived")
@@ -584,6 +623,7 @@ def key_result_update(
     **changes: Any,
 ) -> KeyResult:
     """Edit a key result; its check-ins are kept and its progress follows the new target."""
+    _require_kr_leader(actor, key_result, changes.get("owner_unit"))
     for field in changes:
         if field not in KR_FIELDS:
             raise ValidationFailed.on(field, "cannot be changed")
@@ -620,6 +660,7 @@ def key_result_update(
 @transaction.atomic
 def key_result_archive(*, key_result: KeyResult, actor: Person | None) -> KeyResult:
     """Archive a key result; its check-ins stay, and it leaves its objective's roll-up."""
+    _require_kr_leader(actor, key_result)
     return _archive(
         key_result,
         actor,
@@ -660,10 +701,8 @@ def checkin_record(
         .get(pk=key_result.pk)
     )
     org = kr.organisation
-    if actor is not None and not may_check_in(actor, kr):
-        raise Forbidden(
-            "only the key result's owner, the people of its units or an admin may check in on it"
-        )
+    if not may_check_in(actor, kr):
+        raise Forbidden("only the key result's owner or the people of its units may check in on it")
     if kr.archived_at is not None:
         raise Conflict("the key result is archived")
     if kr.objective.state == Objective.State.CLOSED:
@@ -823,6 +862,7 @@ def initiative_create(
     description: str = "",
 ) -> Initiative:
     """Create an initiative that drives the given KRs."""
+    require_leader(actor, [owner_unit], "create this initiative")
     driven = list(key_results)
     data = {
         "title": title,
@@ -862,6 +902,7 @@ def initiative_update(
     **changes: Any,
 ) -> Initiative:
     """Edit an initiative; `key_results`, when given, replaces the linked KRs."""
+    _require_initiative_leader(actor, initiative, changes.get("owner_unit"))
     allowed = {"title", "owner_unit", "assignee", "state", "due", "description"}
     for field in changes:
         if field not in allowed:
@@ -892,6 +933,7 @@ def initiative_update(
 @transaction.atomic
 def initiative_archive(*, initiative: Initiative, actor: Person | None) -> Initiative:
     """Archive an initiative."""
+    _require_initiative_leader(actor, initiative)
     return _archive(initiative, actor, "initiative.archived", _initiative_snapshot)
 
 
@@ -928,6 +970,7 @@ def kpi_create(
     key: str | None = None,
 ) -> KPI:
     """Create a KPI, owned jointly by the given units."""
+    require_leader(actor, owner_units, "define this KPI")
     owners = list(owner_units)
     data = {
         "name": name,
@@ -960,6 +1003,9 @@ def kpi_update(
     *, kpi: KPI, actor: Person | None, owner_units: Sequence[Unit] | None = None, **changes: Any
 ) -> KPI:
     """Edit a KPI; `owner_units`, when given, replaces the owners."""
+    require_leader(actor, kpi.owner_units.all(), "change this KPI")
+    if owner_units is not None:
+        require_leader(actor, owner_units, "give it this KPI")
     allowed = {"name", "measure", "healthy_min", "healthy_max", "key"}
     for field in changes:
         if field not in allowed:
@@ -989,6 +1035,7 @@ def kpi_update(
 @transaction.atomic
 def kpi_archive(*, kpi: KPI, actor: Person | None) -> KPI:
     """Archive a KPI; its data points stay."""
+    require_leader(actor, kpi.owner_units.all(), "archive this KPI")
     return _archive(kpi, actor, "kpi.archived", _kpi_snapshot)
 
 
@@ -997,6 +1044,7 @@ def kpi_point_record(
     *, kpi: KPI, actor: Person | None, value: float, at: dt.datetime | None = None
 ) -> KPIDataPoint:
     """Add a data point; every KR following the KPI whose cycle holds it takes the value."""
+    require_worker(actor, kpi.owner_units.all(), "record this KPI's values")
     value = _number("value", value)
     now = timezone.now()
     at = at or now

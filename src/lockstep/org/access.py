@@ -7,20 +7,18 @@ from typing import TypeVar
 from django.db import models
 from django.http import HttpRequest
 
-from lockstep.errors import LockstepError, NotFound, ValidationFailed
+from lockstep.errors import Forbidden, NotFound, ValidationFailed
 from lockstep.org.models import Organisation, Person, Unit
 
 M = TypeVar("M", bound=models.Model)
 
 
-class NoPerson(LockstepError):
-    status = 403
-    code = "forbidden"
+class NoPerson(Forbidden):
+    """The account is signed in but belongs to no organisation."""
 
 
-class NotAdmin(LockstepError):
-    status = 403
-    code = "forbidden"
+class NotAdmin(Forbidden):
+    """The person is not an organisation admin."""
 
 
 def require_org_admin(person: Person) -> Person:

@@ -118,6 +118,7 @@ class Membership(models.Model):
     class Role(models.TextChoices):
         LEADER = "leader"
         MEMBER = "member"
+        VIEWER = "viewer"  # reads the unit's work, private objectives included; writes nothing
 
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="memberships")
     unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="memberships")

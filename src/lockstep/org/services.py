@@ -411,7 +411,7 @@ def _check_membership(organisation: Organisation, unit: Unit, role: str) -> None
     if unit.archived_at is not None:
         raise ValidationFailed.on("memberships", f"{unit.name} is archived")
     if role not in Membership.Role.values:
-        raise ValidationFailed.on("memberships", "role must be 'leader' or 'member'")
+        raise ValidationFailed.on("memberships", "role must be 'leader', 'member' or 'viewer'")
 
 
 def _membership_put(person: Person, unit: Unit, role: str) -> None:

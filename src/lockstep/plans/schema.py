@@ -70,7 +70,7 @@ Day = Annotated[dt.date, Field(strict=False)]
 # CHOICES pairs each with its source; tests/plans/test_schema.py keeps them in step.
 UnitKind = Literal["company", "division", "department", "team", "other"]
 CapacityUnit = Literal["hours", "jobs"]
-Role = Literal["leader", "member"]
+Role = Literal["leader", "member", "viewer"]
 CycleKind = Literal["year", "quarter", "month", "two_weeks", "week", "custom"]
 Level = Literal["company", "shared", "unit"]
 State = Literal["draft", "published", "closed"]
