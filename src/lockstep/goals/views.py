@@ -24,7 +24,7 @@ from lockstep.alignment import selectors as alignment_selectors
 from lockstep.alignment.models import Dependency, Finding
 from lockstep.errors import Conflict, NotFound, ValidationFailed
 from lockstep.goals import selectors, services
-from lockstep.goals.access import access_key_result
+from lockstep.goals.access import CheckInRights, access_key_result
 from lockstep.goals.checkin_form import CheckinForm, checkin_input
 from lockstep.goals.models import CheckIn, ContributionLink, Cycle, KeyResult, Objective
 from lockstep.org.models import Organisation, Person, Unit
@@ -114,6 +114,7 @@ class KRCard:
     form: CheckinForm
     today: dt.date
     history: selectors.KRHistory | None = None
+    may_check_in: bool = True
 
     @property
     def chart(self) -> SafeString:
@@ -132,6 +133,8 @@ class KRCard:
             return f"the cycle starts on {_day(o.cycle.start)}"
         if self.today > o.cycle.end:
             return f"the cycle ended on {_day(o.cycle.end)}"
+        if not self.may_check_in:
+            return "only its owner and the people of its units check in on it"
         return ""
 
     @property
@@ -197,9 +200,11 @@ def _recent_checkins(kr_ids: list[int]) -> dict[int, list[CheckIn]]:
 
 
 def _kr_cards(
-    org: Organisation, krs: list[KeyResult], forms: dict[int, CheckinForm] | None = None
+    me: Person, krs: list[KeyResult], forms: dict[int, CheckinForm] | None = None
 ) -> list[KRCard]:
+    org = me.organisation
     forms = forms or {}
+    may = CheckInRights(me)
     recent = _recent_checkins([kr.pk for kr in krs])
     histories = selectors.kr_histories(krs, organisation=org)
     today = today_in(org)
@@ -211,6 +216,7 @@ def _kr_cards(
             form=forms.get(kr.pk, CheckinForm()),
             today=today,
             history=histories[kr.pk],
+            may_check_in=may(kr),
         )
         for kr in krs
     ]
@@ -359,7 +365,7 @@ def _objective_page(
     ]
     numbers = selectors.objective_numbers(related, organisation=org)
     units = {u.pk: u for u in Unit.objects.filter(organisation=org).order_by("name")}
-    cards = _kr_cards(org, list(_key_results(org).filter(objective=objective)), forms)
+    cards = _kr_cards(me, list(_key_results(org).filter(objective=objective)), forms)
     failed = [c for c in cards if c.form.errors or c.form.problem]
     kr_ids = {c.kr.pk for c in cards}
     deps = selectors.objective_dependencies(org, kr_ids)
@@ -406,7 +412,7 @@ def _kr_fragment(
     """The KR's table rows for htmx to swap in, with the objective summary out of band."""
     org = me.organisation
     kr = _key_results(org).get(pk=kr_id)
-    card = _kr_cards(org, [kr], {kr.pk: form})[0]
+    card = _kr_cards(me, [kr], {kr.pk: form})[0]
     objective = _objective(org, kr.objective_id)
     numbers = selectors.objective_numbers([objective.pk], organisation=org)[objective.pk]
     units = {u.pk: u for u in Unit.objects.filter(organisation=org).order_by("name")}

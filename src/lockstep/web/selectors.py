@@ -25,6 +25,7 @@ from lockstep.core.snapshot import DependencyState
 from lockstep.goals import selectors as goal_selectors
 from lockstep.goals.models import CheckIn, Cycle, Initiative, KeyResult, Objective
 from lockstep.org.models import Membership, Organisation, Person, Unit
+from lockstep.org.roles import WRITERS
 
 S = DependencyState
 # How far ahead "coming up" looks.
@@ -41,10 +42,11 @@ OPEN_DEPENDENCY = (S.REQUESTED, S.ACCEPTED, S.COUNTERED)
 
 @dataclass(frozen=True)
 class MyUnits:
-    """The units the person belongs to, and the ones they lead."""
+    """The units the person belongs to, the ones they lead, and the ones they work in."""
 
     units: list[Unit]
     leads: set[int]
+    works: set[int]  # leader or member: the units whose KRs they check in on
 
     @property
     def ids(self) -> set[int]:
@@ -52,7 +54,7 @@ class MyUnits:
 
 
 def my_units(me: Person) -> MyUnits:
-    """The live units the person is a leader or member of, by name."""
+    """The live units the person belongs to (any role), by name."""
     memberships = list(
         Membership.objects.filter(person=me, unit__archived_at__isnull=True)
         .select_related("unit")
@@ -61,6 +63,7 @@ def my_units(me: Person) -> MyUnits:
     return MyUnits(
         units=[m.unit for m in memberships],
         leads={m.unit_id for m in memberships if m.role == Membership.Role.LEADER},
+        works={m.unit_id for m in memberships if m.role in WRITERS},
     )
 
 
@@ -389,7 +392,7 @@ def my_week(me: Person, *, now: dt.datetime | None = None) -> MyWeek:
     now = now or timezone.now()
     today = timezone.localdate(now, timezone=goal_selectors.org_tz(org))
     mine = my_units(me)
-    krs = list(my_key_results(me, mine.ids, today))
+    krs = list(my_key_results(me, mine.works, today))
     deps = my_dependencies(me, mine.ids, today)
     return MyWeek(
         mine=mine,

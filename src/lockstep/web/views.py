@@ -157,7 +157,7 @@ def _checkin_page(
     org = me.organisation
     mine = selectors.my_units(me)
     today = timezone.localdate(timezone=org_tz(org))
-    rows = _checkin_rows(me, list(selectors.my_key_results(me, mine.ids, today)), forms)
+    rows = _checkin_rows(me, list(selectors.my_key_results(me, mine.works, today)), forms)
     failed = [r for r in rows if r.form.errors or r.form.problem]
     context = page_context(me, "checkin", rows=rows, mine=mine, failed=failed)
     return render(request, "web/checkin_week.html", context, status=status)
