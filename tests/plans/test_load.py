@@ -313,7 +313,7 @@ def test_positions_stay_right_after_an_invalid_item_is_left_out():
         plan_load(text)
     assert [str(p) for p in caught.value.problems] == [
         "line 20: objectives[0].bogus: unknown field; expected one of key, title, cycle, level, "
-        "owner, contributors, state, description, contributes_to, key_results, endorsed_by",
+        "owner, contributors, state, private, description, contributes_to, key_results, endorsed_by",
         "line 25: objectives[1].cycle: unknown cycle 'w9'",
     ]
 

@@ -425,7 +425,7 @@ def finding_list(
     request: HttpRequest, filters: Query[FindingFilters], page: Query[PageParams]
 ) -> dict[str, Any]:
     me = current_person(request)
-    qs = selectors.findings_query(me.organisation)
+    qs = selectors.findings_query(me.organisation, me)
     if filters.unit_id is not None:
         qs = qs.filter(units__id=filters.unit_id)
     if filters.code:

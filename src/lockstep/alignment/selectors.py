@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,7 @@ from lockstep.core.snapshot import (
     UnitSnap,
     cyclic_gc_paused,
 )
+from lockstep.goals.access import objective_visible
 from lockstep.goals.models import (
     KPI,
     ContributionLink,
@@ -39,7 +41,7 @@ from lockstep.goals.models import (
     ObjectiveContributor,
 )
 from lockstep.goals.selectors import org_tz
-from lockstep.org.models import Organisation, Unit
+from lockstep.org.models import Organisation, Person, Unit
 
 # Dependencies that no longer bind anyone drop out of the risk graph.
 OPEN_STATES = (
@@ -427,8 +429,67 @@ def risk_scope(organisation: Organisation, start: Ref) -> RiskScope:
     return RiskScope(frozenset(down), frozenset(items), frozenset(dep_ids))
 
 
-def findings_query(organisation: Organisation) -> QuerySet[Finding]:
-    """Stored findings, most severe first, with their units, for pages and API."""
+def findings_hidden(organisation: Organisation, viewer: Person | None) -> Q:
+    """A filter that leaves out the findings naming a private objective, or one of its key
+    results, that the viewer may not see (as subject or among the items they link).
+
+    Nothing to do for admins and when no private objective is hidden from the viewer (one
+    query). Otherwise the findings that could name one are those about its units: only
+    they are read, to look through their links.
+    """
+    if viewer is None or viewer.is_org_admin:
+        return Q()
+    hidden = list(
+        Objective.objects.filter(organisation=organisation, private=True)
+        .exclude(objective_visible(viewer))
+        .values_list("pk", flat=True)
+    )
+    if not hidden:
+        return Q()
+    krs = KeyResult.objects.filter(objective_id__in=hidden)
+    kr_ids = list(krs.values_list("pk", flat=True))
+    units = {
+        *Objective.objects.filter(pk__in=hidden).values_list("owner_unit_id", flat=True),
+        *ObjectiveContributor.objects.filter(objective_id__in=hidden).values_list(
+            "unit_id", flat=True
+        ),
+        *krs.values_list("owner_unit_id", flat=True),
+    } - {None}
+    refs = {("objective", pk) for pk in hidden} | {("kr", pk) for pk in kr_ids}
+    naming = {
+        pk
+        for pk, links in Finding.objects.filter(organisation=organisation, units__in=units)
+        .values_list("pk", "links")
+        .distinct()
+        if any(tuple(ref) in refs for ref in links)
+    }
+    return ~(
+        Q(pk__in=naming)
+        | Q(subject_type="objective", subject_id__in=hidden)
+        | Q(subject_type="kr", subject_id__in=kr_ids)
+    )
+
+
+def dependency_findings(
+    organisation: Organisation, dep_ids: list[int], viewer: Person | None
+) -> dict[int, list[Finding]]:
+    """The stored findings about each of the dependencies that the viewer may read."""
+    out: dict[int, list[Finding]] = defaultdict(list)
+    if dep_ids:
+        rows = (
+            findings_query(organisation, viewer)
+            .prefetch_related(None)
+            .filter(subject_type="dependency", subject_id__in=dep_ids)
+        )
+        for f in rows:
+            out[f.subject_id].append(f)
+    return out
+
+
+def findings_query(organisation: Organisation, viewer: Person | None = None) -> QuerySet[Finding]:
+    """Stored findings, most severe first, with their units, for pages and API.
+
+    With a `viewer`, only the ones they may read (`findings_hidden`)."""
     rank = Case(
         When(severity="error", then=Value(0)),
         When(severity="warning", then=Value(1)),
@@ -437,6 +498,7 @@ def findings_query(organisation: Organisation) -> QuerySet[Finding]:
     )
     return (
         Finding.objects.filter(organisation=organisation)
+        .filter(findings_hidden(organisation, viewer))
         .annotate(rank=rank)
         .order_by("rank", "code", "key")
         .prefetch_related("units")

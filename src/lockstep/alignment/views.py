@@ -364,13 +364,15 @@ def _error_count(org: Organisation) -> int:
 def findings(request: HttpRequest, me: Person) -> HttpResponse:
     org = me.organisation
     chosen = _finding_filters(request.GET)
+    hidden = selectors.findings_hidden(org, me)
     counts = dict(
         Finding.objects.filter(organisation=org)
+        .filter(hidden)
         .values_list("severity")
         .annotate(n=Count("id"))
         .values_list("severity", "n")
     )
-    rows = selectors.findings_query(org)
+    rows = selectors.findings_query(org).filter(hidden)
     if "unit" in chosen:
         rows = rows.filter(units__id=int(chosen["unit"]))
     if "code" in chosen:
@@ -557,19 +559,6 @@ def _dependencies(org: Organisation) -> QuerySet[Dependency]:
     )
 
 
-def _findings_about(org: Organisation, dep_ids: list[int]) -> dict[int, list[Finding]]:
-    out: dict[int, list[Finding]] = defaultdict(list)
-    if dep_ids:
-        rows = (
-            selectors.findings_query(org)
-            .prefetch_related(None)
-            .filter(subject_type="dependency", subject_id__in=dep_ids)
-        )
-        for f in rows:
-            out[f.subject_id].append(f)
-    return out
-
-
 def _board(me: Person, scope: UnitScope, *, failed: Failed | None = None) -> dict[str, Any]:
     """Everything the dependency board shows for the units in scope."""
     org = me.organisation
@@ -585,7 +574,7 @@ def _board(me: Person, scope: UnitScope, *, failed: Failed | None = None) -> dic
             :HISTORY_SHOWN
         ]
     )
-    about = _findings_about(org, [d.pk for d in [*live, *history]])
+    about = selectors.dependency_findings(org, [d.pk for d in [*live, *history]], me)
     krs = list(_live_krs(org, ids))
     krs_of: dict[int, list[KeyResult]] = defaultdict(list)
     for kr in krs:
@@ -847,7 +836,7 @@ def _detail_page(
         dep=dep,
         section="detail",
         actions=_actions(dep, scope),
-        findings=_findings_about(org, [dep.pk]).get(dep.pk, []),
+        findings=selectors.dependency_findings(org, [dep.pk], me).get(dep.pk, []),
         provider_krs=list(_live_krs(org, [dep.provider_unit_id])),
         forms=forms,
     )

@@ -141,7 +141,7 @@ def _dashboard(request: HttpRequest, filters: DashboardFilters) -> Dashboard:
     me = current_person(request)
     unit = access_unit(me, filters.unit) if filters.unit is not None else None
     cycle = access_cycle(me, filters.cycle) if filters.cycle is not None else None
-    return dashboard_of(me.organisation, unit=unit, cycle=cycle)
+    return dashboard_of(me.organisation, unit=unit, cycle=cycle, viewer=me)
 
 
 @router.get("/dashboard", response={200: DashboardOut, **ERRORS})

@@ -59,8 +59,10 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from lockstep.alignment.models import Dependency, Finding
+from lockstep.alignment.selectors import findings_hidden
 from lockstep.core.progress import Status, combined_status
 from lockstep.core.rollup import KRScore, roll_up
+from lockstep.goals.access import objective_visible
 from lockstep.goals.models import (
     KPI,
     KR_COUNT_FIELDS,
@@ -73,7 +75,7 @@ from lockstep.goals.models import (
 )
 from lockstep.goals.models import ObjectiveContributor as Contributor
 from lockstep.goals.selectors import day_start, kr_pace, margins_of, org_tz
-from lockstep.org.models import Organisation, Unit
+from lockstep.org.models import Organisation, Person, Unit
 
 OBJECTIVES_SHOWN = 50
 FINDINGS_SHOWN = 20
@@ -208,6 +210,7 @@ class Dashboard:
     at_risk: list[FindingRow]
     dependencies: list[DependencyPair]
     kpis: list[KPIPanel]
+    visible: Q = field(default_factory=Q)  # the viewer's objectives (goals.access)
 
 
 def _subtree_cte(organisation: Organisation, unit: Unit | None) -> tuple[str, list[Any]]:
@@ -411,11 +414,11 @@ def _company_rows(organisation: Organisation) -> list[Unit]:
 
 
 def _objectives(
-    organisation: Organisation, unit: Unit | None, cycle_ids: list[int]
+    organisation: Organisation, unit: Unit | None, cycle_ids: list[int], visible: Q
 ) -> list[ObjectiveRow]:
     rows = Objective.objects.filter(
         organisation=organisation, cycle_id__in=cycle_ids, archived_at__isnull=True
-    )
+    ).filter(visible)
     if unit is None:
         rows = rows.filter(level=Objective.Level.COMPANY)
     else:
@@ -451,7 +454,9 @@ def _objectives(
     ]
 
 
-def _at_risk(organisation: Organisation, scope: list[int] | None) -> list[FindingRow]:
+def _at_risk(
+    organisation: Organisation, scope: list[int] | None, viewer: Person | None
+) -> list[FindingRow]:
     """The newest errors, then the newest warnings, about units of the scope (None: all).
 
     One statement: per severity, the newest few read backwards along finding_newest_idx
@@ -488,6 +493,14 @@ def _at_risk(organisation: Organisation, scope: list[int] | None) -> list[Findin
     )
     # UNION ALL keeps no order of its own: errors first, newest first, as the subqueries read.
     rows.sort(key=lambda f: (severities.index(f.severity), -f.first_seen_at.timestamp(), -f.pk))
+    hidden = findings_hidden(organisation, viewer)
+    if hidden:  # private objectives the viewer may not see: their findings leave the list
+        kept = set(
+            Finding.objects.filter(pk__in=[f.pk for f in rows])
+            .filter(hidden)
+            .values_list("pk", flat=True)
+        )
+        rows = [f for f in rows if f.pk in kept]
     rows = rows[:FINDINGS_SHOWN]
     units: dict[int, list[int]] = defaultdict(list)
     for fid, uid in (
@@ -643,6 +656,7 @@ def dashboard_of(
     unit: Unit | None = None,
     cycle: Cycle | None = None,
     now: dt.datetime | None = None,
+    viewer: Person | None = None,
 ) -> Dashboard:
     """The dashboard of the company (unit None) or of a unit and the units below it.
 
@@ -650,6 +664,8 @@ def dashboard_of(
     size of the organisation; every list is limited.
     """
     now = now or timezone.now()
+    # The viewer's objectives only (private ones of other units stay out); None: all.
+    visible = objective_visible(viewer) if viewer is not None else Q()
     cycles = [cycle] if cycle is not None else default_cycles(organisation, now)
     cycle_ids = [c.pk for c in cycles]
     today = timezone.localdate(now, timezone=org_tz(organisation))
@@ -672,12 +688,13 @@ def dashboard_of(
         cycles=cycles,
         now=now,
         numbers_as_of=organisation.numbers_refreshed_at,
-        objectives=_objectives(organisation, unit, cycle_ids),
+        objectives=_objectives(organisation, unit, cycle_ids, visible),
         figures=figures.get(None, Figures()),
         units=[UnitRow(u.pk, u.key, u.name, u.kind, figures.get(u.pk, Figures())) for u in rows],
-        at_risk=_at_risk(organisation, scope),
+        at_risk=_at_risk(organisation, scope, viewer),
         dependencies=dependencies,
         kpis=kpi_panels(organisation, scope),
+        visible=visible,
     )
 
 
@@ -731,7 +748,7 @@ def _heat_columns(d: Dashboard, limit: int) -> tuple[list[ObjectiveRow], int]:
         organisation=d.organisation,
         cycle_id__in=[c.pk for c in d.cycles],
         archived_at__isnull=True,
-    )
+    ).filter(d.visible)
     if d.unit is None:
         rows = rows.filter(level__in=[Objective.Level.COMPANY, Objective.Level.SHARED])
     else:

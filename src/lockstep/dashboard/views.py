@@ -139,7 +139,7 @@ def _context(request: HttpRequest, me: Person, *, wall: bool) -> tuple[dict[str,
     filters = _filters(request.GET)
     unit = access_unit(me, filters.unit) if filters.unit is not None else None
     cycle = access_cycle(me, filters.cycle) if filters.cycle is not None else None
-    d = dashboard_of(org, unit=unit, cycle=cycle)
+    d = dashboard_of(org, unit=unit, cycle=cycle, viewer=me)
     heat = heat_map(d, columns=WALL_HEAT_COLUMNS if wall else None)
     trend = progress_trend(d)
     context: dict[str, Any] = {

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from lockstep.goals.models import KPI, Cycle, Initiative, KeyResult, Objective
+from typing import TypeVar
+
+from django.db.models import Exists, Model, OuterRef, Q, QuerySet
+
+from lockstep.errors import NotFound
+from lockstep.goals.models import KPI, Cycle, Initiative, KeyResult, Objective, ObjectiveContributor
 from lockstep.org.access import access_in_org
 from lockstep.org.models import Membership, Person
 from lockstep.org.roles import WRITERS, works_in_any
+
+M = TypeVar("M", bound=Model)
 
 
 def may_check_in(person: Person | None, kr: KeyResult) -> bool:
@@ -39,16 +46,52 @@ class CheckInRights:
         return kr.owner_unit_id in self.units or any(u.pk in self.units for u in kr.co_owners.all())
 
 
+def objective_visible(person: Person, via: str = "") -> Q:
+    """A filter for the objectives the person may see, or (`via`="objective__", ...) the rows
+    under them: every public one, and a private one when the person belongs, in any role, to
+    its owner unit or a contributing unit. Admins see everything."""
+    if person.is_org_admin:
+        return Q()
+    units = Membership.objects.filter(person=person).values("unit_id")
+    return (
+        Q(**{f"{via}private": False})
+        | Q(**{f"{via}owner_unit__in": units})
+        | Q(
+            Exists(
+                ObjectiveContributor.objects.filter(
+                    objective=OuterRef(via.removesuffix("__") or "pk"), unit__in=units
+                )
+            )
+        )
+    )
+
+
+def may_see_objective(person: Person, objective: Objective) -> bool:
+    if not objective.private or person.is_org_admin:
+        return True
+    return Objective.objects.filter(pk=objective.pk).filter(objective_visible(person)).exists()
+
+
+def _visible(qs: QuerySet[M], model: type[M], pk: int) -> M:
+    found = qs.filter(pk=pk).first()
+    if found is None:
+        raise NotFound(f"{model._meta.verbose_name} {pk} not found")
+    return found
+
+
 def access_cycle(person: Person, pk: int) -> Cycle:
     return access_in_org(Cycle, person.organisation, pk)
 
 
 def access_objective(person: Person, pk: int) -> Objective:
-    return access_in_org(Objective, person.organisation, pk)
+    """The objective, or 404 when it is another organisation's or private to other units."""
+    qs = Objective.objects.filter(organisation=person.organisation)
+    return _visible(qs.filter(objective_visible(person)), Objective, pk)
 
 
 def access_key_result(person: Person, pk: int) -> KeyResult:
-    return access_in_org(KeyResult, person.organisation, pk)
+    qs = KeyResult.objects.filter(organisation=person.organisation)
+    return _visible(qs.filter(objective_visible(person, "objective__")), KeyResult, pk)
 
 
 def access_initiative(person: Person, pk: int) -> Initiative:

@@ -32,6 +32,7 @@ from lockstep.goals.access import (
     access_key_result,
     access_kpi,
     access_objective,
+    objective_visible,
 )
 from lockstep.goals.models import KPI, CheckIn, Cycle, Initiative, KeyResult, Objective
 from lockstep.org.access import current_person, resolve_in_org, resolve_many_in_org
@@ -134,6 +135,9 @@ class ParentLinkIO(Schema):
     weight: float = Field(1.0, gt=0)
 
 
+PRIVATE = "seen only by the people of its owner and contributing units, and by admins"
+
+
 class ObjectiveIn(Schema):
     title: str = Field(..., min_length=1, max_length=300)
     key: str | None = Field(None, max_length=100)
@@ -144,6 +148,7 @@ class ObjectiveIn(Schema):
     parents: list[ParentLinkIO] = []
     description: str = Field("", max_length=10000)
     state: Objective.State = Objective.State.PUBLISHED
+    private: bool = Field(False, description=PRIVATE)
 
 
 class ObjectivePatch(PatchSchema):
@@ -156,6 +161,7 @@ class ObjectivePatch(PatchSchema):
     parents: list[ParentLinkIO] | None = None
     description: str | None = Field(None, max_length=10000)
     state: Objective.State | None = None
+    private: bool | None = Field(None, description=PRIVATE)
 
 
 class UnitShareOut(Schema):
@@ -171,6 +177,7 @@ class ObjectiveOut(Schema):
     cycle_id: int
     level: str
     state: str
+    private: bool
     owner_unit_id: int | None
     contributor_ids: list[int]
     parents: list[ParentLinkIO]
@@ -213,6 +220,7 @@ def _objective_out(o: Objective, n: selectors.ObjectiveNumbers) -> dict[str, Any
         "cycle_id": o.cycle_id,
         "level": o.level,
         "state": o.state,
+        "private": o.private,
         "owner_unit_id": o.owner_unit_id,
         "contributor_ids": [u.pk for u in o.contributors.all()],
         "parents": [
@@ -260,7 +268,7 @@ def objective_list(
     request: HttpRequest, filters: Query[ObjectiveFilters], page: Query[PageParams]
 ) -> dict[str, Any]:
     me = current_person(request)
-    qs = selectors.objectives_query(me.organisation)
+    qs = selectors.objectives_query(me.organisation).filter(objective_visible(me))
     if not filters.include_archived:
         qs = qs.filter(archived_at__isnull=True)
     if filters.cycle_id is not None:
@@ -476,7 +484,7 @@ def key_result_list(
     request: HttpRequest, filters: Query[KeyResultFilters], page: Query[PageParams]
 ) -> dict[str, Any]:
     me = current_person(request)
-    qs = selectors.key_results_query(me.organisation)
+    qs = selectors.key_results_query(me.organisation).filter(objective_visible(me, "objective__"))
     if not filters.include_archived:
         qs = qs.filter(archived_at__isnull=True)
     if filters.objective_id is not None:

@@ -79,6 +79,9 @@ class Objective(models.Model):
         Unit, blank=True, related_name="shared_objectives", through="ObjectiveContributor"
     )
     state = models.CharField(max_length=10, choices=State.choices, default=State.PUBLISHED)
+    # Seen only by the people of its owner and contributor units and by admins; its KRs and
+    # check-ins with it (goals.access.objective_visible). Its numbers still roll up.
+    private = models.BooleanField(default=False)
     # Stored roll-up (see STATUS_CHOICES above): weighted progress and combined status, and
     # how many of its own live KRs stand at each status, so dashboards sum objectives
     # rather than scan key results.

@@ -24,6 +24,7 @@ from lockstep.core.progress import (
 )
 from lockstep.core.rollup import KRScore, Link, roll_up, unit_shares
 from lockstep.core.snapshot import CheckInSums
+from lockstep.goals.access import objective_visible
 from lockstep.goals.models import (
     KR_COUNTED,
     CheckIn,
@@ -33,7 +34,7 @@ from lockstep.goals.models import (
     Objective,
     ObjectiveContributor,
 )
-from lockstep.org.models import Organisation, Unit
+from lockstep.org.models import Organisation, Person, Unit
 
 if TYPE_CHECKING:
     from lockstep.alignment.models import Dependency
@@ -404,6 +405,7 @@ def alignment_map(
     cycle_ids: Collection[int] | None = None,
     unit_ids: Collection[int] | None = None,
     at: dt.datetime | None = None,
+    viewer: Person | None = None,
 ) -> AlignmentMap:
     """The live objectives of the chosen cycles and units, their KRs and the links between them.
 
@@ -416,6 +418,8 @@ def alignment_map(
     at = at or timezone.now()
     tz = org_tz(organisation)
     live = Objective.objects.filter(organisation=organisation, archived_at__isnull=True)
+    if viewer is not None:  # only what the viewer may see: private objectives of others go
+        live = live.filter(objective_visible(viewer))
     scope = live
     if cycle_ids is not None:
         scope = scope.filter(cycle_id__in=cycle_ids)
@@ -445,6 +449,8 @@ def alignment_map(
         seen |= frontier
         rows = list(step.filter(child_id__in=frontier)) if frontier else []
     ancestors = seen - in_scope
+    if viewer is not None:  # a private parent the viewer may not see stays out of view
+        ancestors = set(live.filter(pk__in=ancestors).values_list("pk", flat=True))
     if ancestors:
         shown += _map_query(live.filter(pk__in=ancestors))
     numbers = objective_numbers_stored(shown, organisation=organisation, at=at)

@@ -295,6 +295,16 @@ def _without_numbers(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k not in {*NUMBER_FIELDS, *KR_COUNT_FIELDS}}
 
 
+def _private(private: bool, owner: Unit | None, contributors: Sequence[Unit]) -> bool:
+    if not isinstance(private, bool):
+        raise ValidationFailed.on("private", "must be true or false")
+    if private and owner is None and not contributors:
+        raise ValidationFailed.on(
+            "private", "a private objective needs an owner or contributing unit"
+        )
+    return private
+
+
 def _objective_snapshot(objective: Objective) -> dict[str, Any]:
     return {
         **_without_numbers(snapshot(objective)),
@@ -361,6 +371,7 @@ def objective_create(
     description: str = "",
     state: str = Objective.State.PUBLISHED,
     key: str | None = None,
+    private: bool = False,
 ) -> Objective:
     """Create an objective with its contributing units and contribution links."""
     # A shared objective with no owner unit is led by its contributing units' leaders.
@@ -385,6 +396,7 @@ def objective_create(
         cycle=cycle,
         description=description,
         state=state,
+        private=_private(private, owner_unit, contributor_units),
     )
     _set_contributors(objective, contributor_units)
     _set_parents(objective, list(parents))
@@ -410,7 +422,7 @@ def objective_update(
 ) -> Objective:
     """Edit an objective; `contributors` and `parents`, when given, replace the old ones."""
     _require_objective_leader(actor, objective, changes.get("owner_unit"))
-    allowed = {"title", "level", "owner_unit", "cycle", "description", "state", "key"}
+    allowed = {"title", "level", "owner_unit", "cycle", "description", "state", "key", "private"}
     for field in changes:
         if field not in allowed:
             raise ValidationFailed.on(field, "cannot be changed")
@@ -434,6 +446,10 @@ def objective_update(
             raise ValidationFailed.on("cycle", "key results already have check-ins in this cycle")
     if "key" in changes:
         _key(Objective, org, changes["key"], "", objective.pk)
+    if "private" in changes or objective.private:
+        _private(
+            changes.get("private", objective.private), data["owner_unit"], data["contributors"]
+        )
     before = _objective_snapshot(objective)
     for field, value in changes.items():
         setattr(objective, field, value)

@@ -24,7 +24,7 @@ from lockstep.alignment import selectors as alignment_selectors
 from lockstep.alignment.models import Dependency, Finding
 from lockstep.errors import Conflict, NotFound, ValidationFailed
 from lockstep.goals import selectors, services
-from lockstep.goals.access import CheckInRights, access_key_result
+from lockstep.goals.access import CheckInRights, access_key_result, objective_visible
 from lockstep.goals.checkin_form import CheckinForm, checkin_input
 from lockstep.goals.models import CheckIn, ContributionLink, Cycle, KeyResult, Objective
 from lockstep.org.models import Organisation, Person, Unit
@@ -73,6 +73,7 @@ def objective_list(request: HttpRequest, me: Person) -> HttpResponse:
     running = [c for c in cycles if c.start <= today <= c.end]
 
     rows = selectors.objectives_query(org).filter(archived_at__isnull=True)
+    rows = rows.filter(objective_visible(me))
     if cycle_id is not None:
         rows = rows.filter(cycle_id=cycle_id)
     elif cycle_choice != "all":
@@ -273,8 +274,13 @@ def _key_results(org: Organisation) -> QuerySet[KeyResult]:
     return selectors.key_results_query(org).filter(archived_at__isnull=True).order_by("pk")
 
 
-def _objective(org: Organisation, objective_id: int) -> Objective:
-    objective = selectors.objectives_query(org).filter(pk=objective_id).first()
+def _objective(me: Person, objective_id: int) -> Objective:
+    objective = (
+        selectors.objectives_query(me.organisation)
+        .filter(objective_visible(me))
+        .filter(pk=objective_id)
+        .first()
+    )
     if objective is None:
         raise NotFound(f"objective {objective_id} not found")
     return objective
@@ -311,11 +317,11 @@ class DepLine:
 
 
 def _findings_about(
-    org: Organisation, objective: Objective, kr_ids: set[int], dep_ids: list[int]
+    me: Person, objective: Objective, kr_ids: set[int], dep_ids: list[int]
 ) -> dict[tuple[str, int], list[Finding]]:
     """Stored findings whose subject is the objective, one of its KRs or their dependencies."""
     rows = (
-        alignment_selectors.findings_query(org)
+        alignment_selectors.findings_query(me.organisation, me)
         .prefetch_related(None)
         .filter(
             Q(subject_type="objective", subject_id=objective.pk)
@@ -351,10 +357,18 @@ def _objective_page(
     status: int = 200,
 ) -> HttpResponse:
     org = me.organisation
-    objective = _objective(org, objective_id)
-    parents = list(objective.parent_links.all())
+    objective = _objective(me, objective_id)
+    # Private parents and children the viewer may not see stay out (their numbers still
+    # roll up into this objective's).
+    parents = list(
+        ContributionLink.objects.filter(child=objective)
+        .filter(objective_visible(me, "parent__"))
+        .select_related("parent__cycle")
+        .order_by("parent__title")
+    )
     children = list(
         ContributionLink.objects.filter(parent=objective)
+        .filter(objective_visible(me, "child__"))
         .select_related("child")
         .order_by("child__title")
     )
@@ -369,7 +383,7 @@ def _objective_page(
     failed = [c for c in cards if c.form.errors or c.form.problem]
     kr_ids = {c.kr.pk for c in cards}
     deps = selectors.objective_dependencies(org, kr_ids)
-    about = _findings_about(org, objective, kr_ids, [d.pk for d in deps])
+    about = _findings_about(me, objective, kr_ids, [d.pk for d in deps])
     today = today_in(org)
     context = page_context(
         me,
@@ -413,7 +427,7 @@ def _kr_fragment(
     org = me.organisation
     kr = _key_results(org).get(pk=kr_id)
     card = _kr_cards(me, [kr], {kr.pk: form})[0]
-    objective = _objective(org, kr.objective_id)
+    objective = _objective(me, kr.objective_id)
     numbers = selectors.objective_numbers([objective.pk], organisation=org)[objective.pk]
     units = {u.pk: u for u in Unit.objects.filter(organisation=org).order_by("name")}
     context = page_context(
@@ -638,6 +652,7 @@ def alignment_map(request: HttpRequest, me: Person) -> HttpResponse:
         units=units,
         cycle_ids=cycle_ids,
         unit_ids=_subtree(all_units, chosen_unit.pk) if chosen_unit else None,
+        viewer=me,
     )
     drawing = _MapDrawing(graph, q)
     roots = [drawing.item(pk, None, 0, frozenset()) for pk in graph.roots]

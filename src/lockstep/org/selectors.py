@@ -13,6 +13,7 @@ from lockstep.alignment.models import Dependency, Finding
 from lockstep.alignment.selectors import findings_query
 from lockstep.dashboard.selectors import KPIPanel, kpi_panels
 from lockstep.goals import selectors as goal_selectors
+from lockstep.goals.access import objective_visible
 from lockstep.goals.models import Cycle, KeyResult, Objective
 from lockstep.goals.selectors import org_tz
 from lockstep.org.models import Membership, Organisation, Person, Unit
@@ -180,7 +181,7 @@ def _dependency_side(
     )
 
 
-def unit_page(unit: Unit, *, organisation: Organisation) -> UnitPage:
+def unit_page(unit: Unit, *, organisation: Organisation, viewer: Person | None = None) -> UnitPage:
     """Everything the unit page shows, in a number of queries that does not grow with rows.
 
     Objectives carry their stored progress and status (as the objective list); key results
@@ -189,11 +190,15 @@ def unit_page(unit: Unit, *, organisation: Organisation) -> UnitPage:
     """
     today = today_in(organisation)
     cycles = active_cycles(organisation)
+    # The viewer's objectives only (private ones of other units stay out); None: all.
+    visible = objective_visible(viewer) if viewer is not None else Q()
+    under = objective_visible(viewer, "objective__") if viewer is not None else Q()
     objectives = list(
         goal_selectors.objectives_query(organisation)
         .prefetch_related(None)  # the page shows neither contributors nor parents
         .filter(cycle__in=cycles, archived_at__isnull=True)
         .filter(Q(owner_unit=unit) | Q(contributors=unit))
+        .filter(visible)
         .distinct()
         .order_by("cycle__start", "title")
     )
@@ -207,6 +212,7 @@ def unit_page(unit: Unit, *, organisation: Organisation) -> UnitPage:
             objective__archived_at__isnull=True,
         )
         .filter(Q(owner_unit=unit) | Q(co_owners=unit))
+        .filter(under)
         .distinct()
         .order_by("objective__title", "pk")
     )
@@ -226,7 +232,7 @@ def unit_page(unit: Unit, *, organisation: Organisation) -> UnitPage:
         side = "asked" if requester == unit.pk else "owes"
         by_state[side][state] += n
         late[side] += n_late
-    about = findings_query(organisation).prefetch_related(None).filter(units=unit)
+    about = findings_query(organisation, viewer).prefetch_related(None).filter(units=unit)
     shown_findings = list(about[:FINDINGS_SHOWN])
     members = list(
         Membership.objects.filter(unit=unit, person__archived_at__isnull=True)

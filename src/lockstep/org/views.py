@@ -100,7 +100,7 @@ def unit_tree(request: HttpRequest, me: Person) -> HttpResponse:
 @person_page
 def unit_detail(request: HttpRequest, me: Person, unit_id: int) -> HttpResponse:
     unit = access_unit(me, unit_id)
-    page = selectors.unit_page(unit, organisation=me.organisation)
+    page = selectors.unit_page(unit, organisation=me.organisation, viewer=me)
     # The dependency board filters to a unit for its members and for admins only.
     on_board = me.is_org_admin or any(m.person_id == me.pk for m in page.members)
     context = page_context(me, "units", page=page, unit=unit, on_board=on_board)

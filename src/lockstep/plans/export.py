@@ -56,6 +56,8 @@ def plan_dump(plan: Plan) -> str:
     for objective in data["objectives"]:
         if not objective["endorsed_by"]:
             del objective["endorsed_by"]
+        if not objective["private"]:  # the default, so plans written before it read the same
+            del objective["private"]
     return yaml_write(data)
 
 
@@ -241,6 +243,7 @@ def _objective_specs(org: Organisation, active: set[str]) -> list[ObjectiveSpec]
             owner=o.owner_unit.key if o.owner_unit else None,
             contributors=[u.key for u in o.contributors.all() if u.key in active],
             state=cast(State, o.state),
+            private=o.private,
             description=o.description,
             contributes_to=[
                 LinkSpec(objective=link.parent.key, weight=link.weight)

@@ -187,6 +187,7 @@ class ObjectiveSpec(Spec):
     owner: Key | None = None
     contributors: list[Key] = []
     state: State = "published"
+    private: bool = False  # seen only by its units' people and admins
     description: str = ""
     contributes_to: list[LinkSpec] = []
     key_results: list[KeyResultSpec] = []

@@ -9,7 +9,6 @@ are not included: their people check in on their own KRs.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -18,7 +17,7 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from lockstep.alignment.models import Dependency, Finding, Review
-from lockstep.alignment.selectors import findings_query
+from lockstep.alignment.selectors import dependency_findings, findings_hidden, findings_query
 from lockstep.core.forecast import cycle_origin
 from lockstep.core.progress import KRKind, Status
 from lockstep.core.snapshot import DependencyState
@@ -193,21 +192,6 @@ class MyDependencies:
         return list(seen.values())
 
 
-def _dependency_findings(
-    organisation: Organisation, dep_ids: list[int]
-) -> dict[int, list[Finding]]:
-    out: dict[int, list[Finding]] = defaultdict(list)
-    if dep_ids:
-        rows = (
-            findings_query(organisation)
-            .prefetch_related(None)
-            .filter(subject_type="dependency", subject_id__in=dep_ids)
-        )
-        for f in rows:
-            out[f.subject_id].append(f)
-    return out
-
-
 def my_dependencies(me: Person, unit_ids: set[int], today: dt.date) -> MyDependencies:
     """Open dependencies of the units, split as the dependency board splits them.
 
@@ -220,7 +204,7 @@ def my_dependencies(me: Person, unit_ids: set[int], today: dt.date) -> MyDepende
         .select_related("requester_unit", "provider_unit", "requester_kr", "requester_initiative")
         .order_by("needed_by", "id")
     )
-    about = _dependency_findings(me.organisation, [d.pk for d in live])
+    about = dependency_findings(me.organisation, [d.pk for d in live], me)
     tz = goal_selectors.org_tz(me.organisation)
 
     def lines(keep: Callable[[Dependency], bool]) -> list[DepLine]:
@@ -253,9 +237,11 @@ class MyFindings:
     errors: int
 
 
-def my_findings(organisation: Organisation, unit_ids: set[int]) -> MyFindings:
+def my_findings(organisation: Organisation, unit_ids: set[int], viewer: Person) -> MyFindings:
     """Stored findings naming any of the units, most severe first (the first few of them)."""
-    about = Finding.objects.filter(organisation=organisation, units__in=unit_ids)
+    about = Finding.objects.filter(organisation=organisation, units__in=unit_ids).filter(
+        findings_hidden(organisation, viewer)
+    )
     counts = dict(
         about.order_by()
         .values_list("severity")
@@ -398,7 +384,7 @@ def my_week(me: Person, *, now: dt.datetime | None = None) -> MyWeek:
         mine=mine,
         checkins=krs_due(krs, organisation=org, now=now),
         dependencies=deps,
-        findings=my_findings(org, mine.ids),
+        findings=my_findings(org, mine.ids, me),
         reviews=reviews_waiting(org, mine.ids),
         ahead=dates_ahead(me, mine.ids, krs, [line.dep for line in deps.open], today),
         today=today,
