@@ -418,8 +418,9 @@ def alignment_map(
     at = at or timezone.now()
     tz = org_tz(organisation)
     live = Objective.objects.filter(organisation=organisation, archived_at__isnull=True)
-    if viewer is not None:  # only what the viewer may see: private objectives of others go
-        live = live.filter(objective_visible(viewer))
+    # Only what the viewer may see: private objectives of others go (admins see all).
+    visible = objective_visible(viewer) if viewer is not None else Q()
+    live = live.filter(visible)
     scope = live
     if cycle_ids is not None:
         scope = scope.filter(cycle_id__in=cycle_ids)
@@ -449,7 +450,7 @@ def alignment_map(
         seen |= frontier
         rows = list(step.filter(child_id__in=frontier)) if frontier else []
     ancestors = seen - in_scope
-    if viewer is not None:  # a private parent the viewer may not see stays out of view
+    if visible:  # a private parent the viewer may not see stays out of view
         ancestors = set(live.filter(pk__in=ancestors).values_list("pk", flat=True))
     if ancestors:
         shown += _map_query(live.filter(pk__in=ancestors))

@@ -24,7 +24,12 @@ from lockstep.alignment import selectors as alignment_selectors
 from lockstep.alignment.models import Dependency, Finding
 from lockstep.errors import Conflict, NotFound, ValidationFailed
 from lockstep.goals import selectors, services
-from lockstep.goals.access import CheckInRights, access_key_result, objective_visible
+from lockstep.goals.access import (
+    CheckInRights,
+    access_key_result,
+    may_see_objective,
+    objective_visible,
+)
 from lockstep.goals.checkin_form import CheckinForm, checkin_input
 from lockstep.goals.models import CheckIn, ContributionLink, Cycle, KeyResult, Objective
 from lockstep.org.models import Organisation, Person, Unit
@@ -360,12 +365,11 @@ def _objective_page(
     objective = _objective(me, objective_id)
     # Private parents and children the viewer may not see stay out (their numbers still
     # roll up into this objective's).
-    parents = list(
-        ContributionLink.objects.filter(child=objective)
-        .filter(objective_visible(me, "parent__"))
-        .select_related("parent__cycle")
-        .order_by("parent__title")
-    )
+    parents = [
+        link
+        for link in objective.parent_links.all()
+        if not link.parent.private or may_see_objective(me, link.parent)
+    ]
     children = list(
         ContributionLink.objects.filter(parent=objective)
         .filter(objective_visible(me, "child__"))
