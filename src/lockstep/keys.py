@@ -29,3 +29,9 @@ def unique_key(model: type[models.Model], organisation_id: int, text: str) -> st
     while f"{base}-{n}" in taken:
         n += 1
     return f"{base}-{n}"
+
+
+def is_id(raw: str) -> bool:
+    """Whether text typed into a form or a query is a row id: ASCII digits that fit a 64-bit
+    integer. ("²".isdigit() is true and int() refuses it; 20 digits overflow the database.)"""
+    return raw.isascii() and raw.isdigit() and len(raw) <= 18

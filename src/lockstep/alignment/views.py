@@ -47,6 +47,7 @@ from lockstep.errors import (
     ValidationFailed,
 )
 from lockstep.goals.models import KPI, Cycle, Initiative, KeyResult, Objective
+from lockstep.keys import is_id
 from lockstep.org.access import resolve_in_org, resolve_many_in_org
 from lockstep.org.models import Membership, Organisation, Person, Unit
 from lockstep.org.roles import WRITERS
@@ -73,7 +74,7 @@ def _day(d: dt.date) -> str:
 
 def _int_or_none(raw: str | None) -> int | None:
     raw = (raw or "").strip()
-    return int(raw) if raw.isdigit() else None
+    return int(raw) if is_id(raw) else None
 
 
 # ---- forms ------------------------------------------------------------------------------
@@ -145,7 +146,7 @@ def _id_input(post: QueryDict, name: str, problems: Problems, *, required: bool)
         if required:
             problems.add(name, "choose one from the list")
         return None
-    if not raw.isdigit():
+    if not is_id(raw):
         problems.add(name, "choose one from the list")
         return None
     return int(raw)
@@ -878,7 +879,7 @@ def _map_filters(data: QueryDict, cycles: list[Cycle], units: list[Unit]) -> Map
         raw = data.get(name, "").strip()
         if not raw or raw == "all":
             return None
-        if not raw.isdigit():
+        if not is_id(raw):
             ignored.append(f"“{raw}” is not a {what}, so every {what} is shown")
             return None
         found = next((r for r in rows if r.pk == int(raw)), None)
@@ -1138,7 +1139,7 @@ def review_request(request: HttpRequest, me: Person) -> HttpResponse:
         problems = Problems()
         objective_id = _id_input(post, "objective", problems, required=True)
         raw_units = post.getlist("units")
-        if any(not u.isdigit() for u in raw_units):
+        if any(not is_id(u) for u in raw_units):
             problems.add("units", "tick units from the list")
         problems.raise_any()
         assert objective_id is not None
@@ -1289,7 +1290,7 @@ def asks_offers(request: HttpRequest, me: Person) -> HttpResponse:
 
 
 def _asks_url(cycle: str, anchor: str = "") -> str:
-    query = f"?{urlencode({'cycle': cycle})}" if cycle.isdigit() else ""
+    query = f"?{urlencode({'cycle': cycle})}" if is_id(cycle) else ""
     return reverse("asks-offers") + query + (f"#{anchor}" if anchor else "")
 
 

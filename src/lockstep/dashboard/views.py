@@ -22,6 +22,7 @@ from lockstep.dashboard.selectors import (
 )
 from lockstep.goals.access import access_cycle
 from lockstep.goals.models import Cycle
+from lockstep.keys import is_id
 from lockstep.org.access import access_unit
 from lockstep.org.models import Person, Unit
 from lockstep.org.views import units_in_tree_order
@@ -56,7 +57,7 @@ def _filters(data: QueryDict) -> Filters:
     chosen: dict[str, int | None] = {"unit": None, "cycle": None}
     for name in chosen:
         raw = data.get(name, "").strip()
-        if raw.isdigit():
+        if is_id(raw):
             chosen[name] = int(raw)
         elif raw:
             problems.append(f"The {name} filter “{raw}” is not a {name} id, so it was left out.")
@@ -66,7 +67,7 @@ def _filters(data: QueryDict) -> Filters:
 def _refresh(data: QueryDict) -> int:
     """Seconds between refreshes of the wall: ?refresh=N, from 2 s to an hour."""
     raw = data.get("refresh", "").strip()
-    if not raw.isdigit():
+    if not is_id(raw):
         return WALL_REFRESH
     return max(WALL_REFRESH_MIN, min(WALL_REFRESH_MAX, int(raw)))
 

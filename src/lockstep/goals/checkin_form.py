@@ -16,6 +16,7 @@ from django.http import QueryDict
 from lockstep.core.progress import KRKind
 from lockstep.errors import Conflict, FieldError, ValidationFailed
 from lockstep.goals.models import KeyResult
+from lockstep.keys import is_id
 from lockstep.org.access import resolve_in_org
 from lockstep.org.models import Organisation, Unit
 
@@ -79,7 +80,7 @@ def checkin_input(post: QueryDict, kr: KeyResult, org: Organisation) -> dict[str
     if kr.kind == KRKind.MILESTONE and "value" not in post:
         if kr.steps:
             raw_steps = post.getlist("steps_done")
-            if all(s.isdigit() for s in raw_steps):
+            if all(is_id(s) for s in raw_steps):
                 data["steps_done"] = [int(s) for s in raw_steps]
             else:
                 problems.append(FieldError("steps_done", "tick the steps that are done"))
@@ -98,7 +99,7 @@ def checkin_input(post: QueryDict, kr: KeyResult, org: Organisation) -> dict[str
                 FieldError("value", "enter a number" if not raw_value else "must be a number")
             )
     raw_unit = post.get("blocking_unit", "").strip()
-    if raw_unit and not raw_unit.isdigit():
+    if raw_unit and not is_id(raw_unit):
         problems.append(FieldError("blocking_unit", "choose a unit from the list"))
     if problems:
         raise ValidationFailed(

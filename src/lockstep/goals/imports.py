@@ -54,6 +54,7 @@ from lockstep.errors import Conflict
 from lockstep.goals.models import CheckIn, Cycle, KeyResult, Objective
 from lockstep.goals.selectors import cycle_window, kr_pace, margins_of, org_tz
 from lockstep.goals.services import CLOCK_SKEW, numbers_refresh_full
+from lockstep.keys import is_id
 from lockstep.org.models import Organisation, Person
 from lockstep.plans.csvio import unguard
 from lockstep.plans.problems import PlanError, Problem
@@ -289,7 +290,7 @@ class _Reader:
     ) -> bool:
         """Check one row and fold it; False once there are too many problems to go on."""
         kr = self.by_key.get(ref)
-        if kr is None and ref.isdigit():
+        if kr is None and is_id(ref):
             kr = self.by_id.get(int(ref))
         if kr is None:
             why = "is required" if not ref else f"no key result {ref!r} in this organisation"

@@ -32,6 +32,7 @@ from lockstep.goals.access import (
 )
 from lockstep.goals.checkin_form import CheckinForm, checkin_input
 from lockstep.goals.models import CheckIn, ContributionLink, Cycle, KeyResult, Objective
+from lockstep.keys import is_id
 from lockstep.org.models import Organisation, Person, Unit
 from lockstep.org.views import today_in, units_in_tree_order
 from lockstep.web import charts
@@ -62,7 +63,7 @@ SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 
 def _int_param(request: HttpRequest, name: str) -> int | None:
     raw = request.GET.get(name, "")
-    return int(raw) if raw.isdigit() else None
+    return int(raw) if is_id(raw) else None
 
 
 @person_page

@@ -24,6 +24,7 @@ from django.urls import reverse
 
 from lockstep.errors import Conflict, FieldError, LockstepError, ValidationFailed
 from lockstep.goals.models import Objective, ObjectiveContributor
+from lockstep.keys import is_id
 from lockstep.org import selectors, services
 from lockstep.org.access import (
     NotAdmin,
@@ -209,7 +210,7 @@ def manage_people(request: HttpRequest, me: Person) -> HttpResponse:
     org = me.organisation
     search = request.GET.get("q", "").strip()
     raw_unit = request.GET.get("unit", "").strip()
-    unit_id = int(raw_unit) if raw_unit.isdigit() else None
+    unit_id = int(raw_unit) if is_id(raw_unit) else None
     archived = request.GET.get("archived") == "1"
     rows = list(
         selectors.people_query(org, search=search, unit_id=unit_id, include_archived=archived)[
@@ -261,7 +262,7 @@ def _person_input(post: QueryDict, org: Organisation) -> dict[str, Any]:
     for raw, role in zip(units, roles, strict=False):
         if not raw:
             continue
-        if not raw.isdigit():
+        if not is_id(raw):
             problems.add("memberships", "choose units from the list")
             continue
         picked.append((int(raw), role))
@@ -377,7 +378,7 @@ def _unit_input(post: QueryDict, org: Organisation) -> dict[str, Any]:
     problems = Problems()
     capacity = _number(post, "weekly_capacity", problems)
     raw_parent = post.get("parent", "").strip()
-    if raw_parent and not raw_parent.isdigit():
+    if raw_parent and not is_id(raw_parent):
         problems.add("parent", "choose a unit from the list")
     problems.raise_any()
     return {

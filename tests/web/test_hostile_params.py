@@ -1,0 +1,60 @@
+"""Hostile ids in queries, forms and paths: a clear answer, never a server error."""
+
+from __future__ import annotations
+
+import pytest
+
+from lockstep.keys import is_id
+
+ODD = ["²", "١٢", "99999999999999999999", "-1", "1e3", " 7 "]
+
+
+def test_is_id_takes_only_ascii_digits_that_fit_64_bits():
+    assert is_id("42") and is_id("0") and is_id("9" * 18)
+    for raw in ODD:
+        assert not is_id(raw), raw
+
+
+@pytest.mark.parametrize("raw", ODD)
+@pytest.mark.parametrize(
+    "page",
+    [
+        "/dashboard/?unit={}",
+        "/dashboard/?cycle={}",
+        "/map/?unit={}",
+        "/objectives/?cycle={}",
+        "/objectives/?unit={}",
+        "/dependencies/?unit={}",
+        "/findings/?unit={}",
+        "/manage/people/?unit={}",
+        "/dashboard/wall/?refresh={}",
+    ],
+)
+def test_odd_ids_in_a_query_get_a_page(client_in, cycle, page, raw):
+    # A page, a 400 that names the filter, or 404 for no such row: never a server error.
+    assert client_in.get(page.format(raw)).status_code in (200, 400, 404)
+
+
+@pytest.mark.parametrize(
+    "path", ["/objectives/{}/", "/units/{}/", "/dependencies/{}/", "/manage/people/{}/"]
+)
+def test_an_id_too_large_for_the_database_is_not_found(client_in, path):
+    assert client_in.get(path.format("9" * 25)).status_code == 404
+
+
+def test_odd_step_and_unit_fields_in_a_check_in_are_refused_with_a_message(
+    client_in, org, units, cycle, person
+):
+    from lockstep.goals import services as goals
+
+    o = goals.objective_create(
+        organisation=org, actor=None, cycle=cycle, title="O", owner_unit=units["product"]
+    )
+    kr = goals.key_result_create(
+        objective=o, actor=None, title="K", kind="increase", target=10, owner_unit=units["product"]
+    )
+    r = client_in.post(
+        f"/key-results/{kr.pk}/checkin/",
+        {"value": "3", "confidence": "7", "blocking_unit": "²"},
+    )
+    assert r.status_code == 422
