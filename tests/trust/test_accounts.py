@@ -57,6 +57,10 @@ def _body(message) -> str:
 
 
 def test_password_reset_by_e_mail_end_to_end(person, smtp):
+    from lockstep.activity.models import ActivityEvent
+    from lockstep.trust.tokens import token_create, token_find
+
+    _, api_text = token_create(person=person, name="laptop", scope="write")
     c = Client()
     page = c.get("/login/")
     assert b"Forgot your password?" in page.content
@@ -79,6 +83,11 @@ def test_password_reset_by_e_mail_end_to_end(person, smtp):
     # The link worked once.
     again = Client().get(link, follow=True)
     assert b"This link no longer works" in again.content
+    # Whoever had the old password may have minted a token: the reset revokes them all.
+    assert token_find(api_text) is None
+    event = ActivityEvent.objects.get(verb="account.password_reset")
+    assert event.actor_id == person.pk and event.after == {"api_tokens_revoked": 1}
+    assert "a-new-horse-42" not in str(event.after)
 
 
 def test_a_reset_for_an_unknown_address_looks_the_same_and_sends_nothing(person, smtp):
@@ -122,11 +131,15 @@ def test_password_change_needs_the_old_password(client_in, person):
     user = get_user_model().objects.get(username="ada")
     assert user.check_password("b-new-horse-7")
     assert user.password.startswith("argon2")
+    from lockstep.activity.models import ActivityEvent
+
+    assert ActivityEvent.objects.filter(verb="account.password_changed", actor=person).count() == 1
 
 
 def test_the_tokens_page_shows_a_new_token_once_and_revokes(client_in, person):
     r = client_in.post("/account/tokens/", {"name": "Reporting", "scope": "read"})
     assert r.status_code == 201
+    assert "no-store" in r["Cache-Control"]  # the page carries the token's text
     text = re.search(r'value="(lst_[^"]+)"', r.content.decode()).group(1)
     token = ApiToken.objects.get(person=person)
     assert token.name == "Reporting" and token.scope == "read"

@@ -126,3 +126,26 @@ class TokenAuth(HttpBearer):
         request.user = found.person.user  # type: ignore[assignment]  # current_person reads it
         request.api_token = found  # type: ignore[attr-defined]
         return found
+
+
+@transaction.atomic
+def password_changed(person: Person, *, reset: bool) -> int:
+    """Record a new password in the audit trail (never the password itself).
+
+    After a reset by e-mail, which is how a person whose password leaked gets back in,
+    every live API token of theirs is revoked too: whoever had the password may have
+    minted one. A plain change keeps them. Returns the number revoked.
+    """
+    revoked = 0
+    if reset:
+        revoked = ApiToken.objects.filter(person=person, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+    event_record(
+        organisation=person.organisation,
+        actor=person,
+        verb="account.password_reset" if reset else "account.password_changed",
+        obj=person,
+        after={"api_tokens_revoked": revoked},
+    )
+    return revoked

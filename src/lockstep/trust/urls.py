@@ -10,7 +10,7 @@ urlpatterns = [
     path("account/tokens/<int:token_id>/revoke/", views.api_token_revoke, name="api-token-revoke"),
     path(
         "account/password/",
-        auth_views.PasswordChangeView.as_view(
+        views.PasswordChange.as_view(
             template_name="trust/password_change_form.html",
             success_url=reverse_lazy("password-change-done"),
         ),
@@ -38,7 +38,7 @@ urlpatterns = [
     ),
     path(
         "password-reset/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(
+        views.PasswordResetConfirm.as_view(
             template_name="trust/password_reset_confirm.html",
             success_url=reverse_lazy("password-reset-complete"),
         ),
