@@ -228,7 +228,11 @@ def cmd_import_checkins(args: argparse.Namespace) -> int:
             else contextlib.nullcontext(sys.stdin)
         ) as stream:
             result = checkins_import_csv(
-                organisation=org, text_or_stream=stream, actor=None, findings=not args.numbers_only
+                organisation=org,
+                text_or_stream=stream,
+                actor=None,
+                findings=not args.numbers_only,
+                again=args.again,
             )
     except OSError as exc:
         raise SystemExit(f"lockstep: cannot read {args.file}: {exc.strerror}") from None
@@ -400,6 +404,11 @@ def parser() -> argparse.ArgumentParser:
         "--numbers-only",
         action="store_true",
         help="refresh stored progress and status; leave the findings to the next full refresh",
+    )
+    ic.add_argument(
+        "--again",
+        action="store_true",
+        help="import a file that was imported before (refused by default: it would double)",
     )
     ic.set_defaults(func=cmd_import_checkins)
 

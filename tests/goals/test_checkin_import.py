@@ -3,6 +3,8 @@ every bad cell named by line and column, and nothing written unless everything i
 
 from __future__ import annotations
 
+import hashlib
+
 import datetime as dt
 import io
 import types
@@ -147,15 +149,12 @@ def test_older_rows_do_not_move_a_later_check_in(org, plan):
 
 def test_the_import_refreshes_stored_numbers_and_records_one_event(org, plan, person):
     events = ActivityEvent.objects.count()
-    run(
-        org,
-        csv_of(
-            ("visits", ago(2).isoformat(), 30, 5, ""),
-            (plan["crashes"].pk, ago(2).date().isoformat(), 30, 5, "'=cmd"),
-            ("release", ago(0, hours=1).isoformat(), 1, 9, "shipped, at last"),
-        ).replace("shipped, at last", '"shipped, at last"'),
-        actor=person,
-    )
+    text = csv_of(
+        ("visits", ago(2).isoformat(), 30, 5, ""),
+        (plan["crashes"].pk, ago(2).date().isoformat(), 30, 5, "'=cmd"),
+        ("release", ago(0, hours=1).isoformat(), 1, 9, "shipped, at last"),
+    ).replace("shipped, at last", '"shipped, at last"')
+    run(org, text, actor=person)
     assert_stored_is_live(org)
     release = fresh(plan["release"])
     assert (release.progress, release.status) == (1.0, "done")
@@ -166,7 +165,11 @@ def test_the_import_refreshes_stored_numbers_and_records_one_event(org, plan, pe
     assert (event.verb, event.actor, event.after) == (
         "checkin.imported",
         person,
-        {"checkins": 3, "key_results": 3},
+        {
+            "checkins": 3,
+            "key_results": 3,
+            "sha256": hashlib.sha256(text.encode()).hexdigest(),  # the file's idempotency key
+        },
     )
     crashes = CheckIn.objects.get(key_result=plan["crashes"])
     # A date alone is midnight in the organisation's time zone; a guarded note is unguarded.
@@ -450,3 +453,14 @@ def test_a_check_in_recorded_while_reading_still_ends_in_the_right_numbers(
     assert (visits.current_value, visits.checkin_count, visits.status) == (100, 2, "done")
     assert refresh_spy["before"][visits.pk] != refresh_spy["after"][visits.pk]
     assert_stored_is_live(org)
+
+
+def test_the_same_file_twice_is_refused_and_writes_nothing_unless_again(org, plan, unchanged):
+    text = csv_of(("visits", ago(2).isoformat(), 30, 5, "first"))
+    run(org, text, findings=False)
+    with unchanged(), pytest.raises(Conflict, match="already imported.*--again"):
+        run(org, io.StringIO(text), findings=False)  # a stream hashes the same as the text
+    run(org, text, findings=False, again=True)
+    assert CheckIn.objects.filter(key_result=plan["visits"]).count() == 2
+    # One byte more is another file.
+    run(org, text + "\n", findings=False)

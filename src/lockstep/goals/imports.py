@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
+import hashlib
 import io
 import logging
 import math
@@ -39,12 +40,13 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from lockstep.activity.models import ActivityEvent
 from lockstep.activity.services import event_record
 from lockstep.alignment.services import findings_refresh_full
 from lockstep.bulk import bulk_insert
@@ -121,22 +123,68 @@ class _Folded:
         self.confidence = 0
 
 
+class _Digesting:
+    """A text stream read line by line that hashes what passes through it."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.sha = hashlib.sha256()
+
+    def __iter__(self) -> Iterator[str]:
+        for line in self.stream:
+            self.sha.update(line.encode("utf-8"))
+            yield line
+
+    def hexdigest(self) -> str:
+        return self.sha.hexdigest()
+
+
+def _refuse_a_second_import(organisation: Organisation, digest: str) -> None:
+    earlier = (
+        ActivityEvent.objects.filter(
+            organisation=organisation, verb="checkin.imported", after__sha256=digest
+        )
+        .order_by("-at")
+        .first()
+    )
+    if earlier is not None:
+        raise Conflict(
+            f"this file was already imported on {earlier.at:%Y-%m-%d %H:%M} UTC "
+            f"({(earlier.after or {}).get('checkins')} check-ins); nothing was written. "
+            "Import it once more with --again."
+        )
+
+
 def checkins_import_csv(
     *,
     organisation: Organisation,
     text_or_stream: str | TextIO,
     actor: Person | None,
     findings: bool = True,
+    again: bool = False,
 ) -> ImportResult:
-    """Check every row, then write all check-ins and their KRs' running values atomically."""
+    """Check every row, then write all check-ins and their KRs' running values atomically.
+
+    The file's SHA-256 is its idempotency key: a file already imported into the
+    organisation is refused (nothing written) unless `again` says to import it once more.
+    """
     began = time.perf_counter()
     now = timezone.now()
     reader = _Reader(organisation, now)
-    reader.read(io.StringIO(text_or_stream) if isinstance(text_or_stream, str) else text_or_stream)
+    stream = _Digesting(
+        io.StringIO(text_or_stream) if isinstance(text_or_stream, str) else text_or_stream
+    )
+    reader.read(cast(TextIO, stream))
     if reader.problems:
         raise PlanError(reader.problems, source=SOURCE)
+    digest = stream.hexdigest()
     timings = {"read": time.perf_counter() - began}
     with transaction.atomic(), _large_page_cache():
+        # Imports into one organisation take turns, so two runs of one file cannot both
+        # find it new.
+        Organisation.objects.select_for_update().filter(pk=organisation.pk).first()
+        if not again:
+            _refuse_a_second_import(organisation, digest)
         _recheck(organisation, reader)
         step = time.perf_counter()
         # In KR order the rows land next to each other in the (key_result, at) index; the
@@ -174,7 +222,7 @@ def checkins_import_csv(
             verb="checkin.imported",
             obj=organisation,
             at=now,
-            after={"checkins": written, "key_results": len(reader.folded)},
+            after={"checkins": written, "key_results": len(reader.folded), "sha256": digest},
         )
     step = _lap(timings, "commit", step)
     refreshed = False
