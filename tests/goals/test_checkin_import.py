@@ -3,9 +3,8 @@ every bad cell named by line and column, and nothing written unless everything i
 
 from __future__ import annotations
 
-import hashlib
-
 import datetime as dt
+import hashlib
 import io
 import types
 import zoneinfo
@@ -458,7 +457,7 @@ def test_a_check_in_recorded_while_reading_still_ends_in_the_right_numbers(
 def test_the_same_file_twice_is_refused_and_writes_nothing_unless_again(org, plan, unchanged):
     text = csv_of(("visits", ago(2).isoformat(), 30, 5, "first"))
     run(org, text, findings=False)
-    with unchanged(), pytest.raises(Conflict, match="already imported.*--again"):
+    with unchanged(), pytest.raises(Conflict, match=r"already imported.*--again"):
         run(org, io.StringIO(text), findings=False)  # a stream hashes the same as the text
     run(org, text, findings=False, again=True)
     assert CheckIn.objects.filter(key_result=plan["visits"]).count() == 2

@@ -11,6 +11,7 @@ admin see it; direct fetches by the outsider get 404, as for another organisatio
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,6 +28,7 @@ from lockstep.org.models import Person, Unit
 from tests.trust.test_tenant_matrix import _operations, _pages, _routes
 
 MARK = "ZQXPRIVATE"
+REPORT = Path(__file__).resolve().parents[2] / "test-artifacts" / "private-objectives.json"
 
 
 def _login(person: Person, username: str) -> Client:
@@ -131,8 +133,10 @@ def test_no_read_of_the_outsider_shows_it(private):
     c = private["outsider"]
     ids = _ids(private)
     leaks = []
+    reads = 0
     for method, url, _body, _aimed in _operations(ids):
         if method == "GET":
+            reads += 1
             r = c.get(url)
             if MARK in r.content.decode(errors="replace"):
                 leaks.append(f"GET {url} -> {r.status_code}")
@@ -158,6 +162,10 @@ def test_no_read_of_the_outsider_shows_it(private):
         r = c.get(url)
         if MARK in r.content.decode(errors="replace"):
             leaks.append(f"page {url} -> {r.status_code}")
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    REPORT.write_text(
+        json.dumps({"api_reads": reads, "pages": len(set(pages)), "leaks": leaks}, indent=2) + "\n"
+    )
     assert leaks == [], "\n".join(leaks)
 
 
