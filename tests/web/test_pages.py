@@ -589,3 +589,18 @@ def test_unknown_address_gets_the_site_404_page(client_in):
     r = client_in.get("/no-such-page/")
     assert r.status_code == 404
     assert b"Page not found" in r.content
+
+
+def test_an_htmx_call_after_the_session_ended_sends_the_whole_page_to_sign_in(db):
+    from django.test import Client
+
+    r = Client().get(
+        "/dashboard/wall/panel/?refresh=30",
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL="http://testserver/dashboard/wall/?refresh=30",
+    )
+    assert r.status_code == 200 and r.content == b""
+    assert r["HX-Redirect"] == "/login/?next=/dashboard/wall/%3Frefresh%3D30"
+    # Without htmx it is the usual redirect.
+    plain = Client().get("/dashboard/wall/")
+    assert plain.status_code == 302 and plain["Location"].startswith("/login/?next=")

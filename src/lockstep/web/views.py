@@ -12,14 +12,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any, Concatenate, ParamSpec
+from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from lockstep.core.progress import KRKind, Status
 from lockstep.errors import Conflict, LockstepError, NotFound, ValidationFailed
@@ -63,7 +66,20 @@ def person_page(view: PersonView[P]) -> Callable[Concatenate[HttpRequest, P], Ht
                 context = {"me": me, "message": exc.message}
                 return render(request, "web/forbidden.html", context, status=403)
 
-    return login_required(wrapper)
+    signed_in_only = login_required(wrapper)
+
+    @wraps(view)
+    def outer(request: HttpRequest, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
+        if not request.user.is_authenticated and _from_htmx(request):
+            # An htmx call after the session ended (the wall screen's refresh, a form): the
+            # whole page goes to sign-in, and back to itself after it, rather than the
+            # sign-in form landing inside a panel.
+            here = urlsplit(request.headers.get("HX-Current-URL", "") or request.get_full_path())
+            back = here.path + (f"?{here.query}" if here.query else "")
+            return HttpResponseClientRedirect(redirect_to_login(back)["Location"])
+        return signed_in_only(request, *args, **kwargs)
+
+    return outer
 
 
 def page_context(me: Person, section: str, **extra: Any) -> dict[str, Any]:
