@@ -48,3 +48,19 @@ class NotFound(LockstepError):
 class Conflict(LockstepError):
     status = 409
     code = "conflict"
+
+
+class Problems:
+    """Every unreadable input of a form, so one answer names them all."""
+
+    def __init__(self) -> None:
+        self.fields: list[FieldError] = []
+
+    def add(self, name: str, message: str) -> None:
+        self.fields.append(FieldError(name, message))
+
+    def raise_any(self) -> None:
+        if self.fields:
+            raise ValidationFailed(
+                "; ".join(f"{p.field}: {p.message}" for p in self.fields), fields=self.fields
+            )

@@ -25,6 +25,7 @@ from lockstep.alignment import selectors
 from lockstep.alignment.graph_layout import Box, Layout, Placed, layered_layout
 from lockstep.goals.models import Cycle
 from lockstep.org.models import Unit
+from lockstep.web.templatetags.lockstep_ui import long_day
 
 # Pairs with this many dependencies or more are drawn as one edge with a count.
 GROUP_AT = 3
@@ -74,10 +75,6 @@ RISK_WORDS = {
     "DEPENDENCY_TOO_LATE": "comes too late",
     "DEPENDENCY_CYCLE": "part of a dependency cycle",
 }
-
-
-def _day(d: dt.date) -> str:
-    return f"{d.day} {d:%b %Y}"
 
 
 def _cut(text: str, chars: int) -> str:
@@ -336,7 +333,7 @@ def dependency_map_drawing(found: selectors.DependencyMap, filters: MapFilters) 
         if len(group) == 1:
             href = reverse("dependency-detail", args=[first.id])
             label = (
-                f"{requester} needs “{first.title}” from {provider} by {_day(first.needed_by)}: "
+                f"{requester} needs “{first.title}” from {provider} by {long_day(first.needed_by)}: "
                 f"{STATE_WORDS[first.shown_state].lower()}"
                 + ("; on an at-risk chain" if risk else "")
                 + ". Open the dependency"
@@ -346,7 +343,7 @@ def dependency_map_drawing(found: selectors.DependencyMap, filters: MapFilters) 
             label = (
                 f"{requester} needs {len(group)} things from {provider}: "
                 + "; ".join(
-                    f"“{d.title}” by {_day(d.needed_by)}, {STATE_WORDS[d.shown_state].lower()}"
+                    f"“{d.title}” by {long_day(d.needed_by)}, {STATE_WORDS[d.shown_state].lower()}"
                     for d in group
                 )
                 + ("; some on an at-risk chain" if risk else "")

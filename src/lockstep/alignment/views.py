@@ -40,10 +40,10 @@ from lockstep.core.findings import CATALOGUE
 from lockstep.core.snapshot import DependencyState
 from lockstep.errors import (
     Conflict,
-    FieldError,
     Forbidden,
     LockstepError,
     NotFound,
+    Problems,
     ValidationFailed,
 )
 from lockstep.goals.models import KPI, Cycle, Initiative, KeyResult, Objective
@@ -52,6 +52,7 @@ from lockstep.org.access import resolve_in_org, resolve_many_in_org
 from lockstep.org.models import Membership, Organisation, Person, Unit
 from lockstep.org.roles import WRITERS
 from lockstep.org.views import today_in, units_in_tree_order
+from lockstep.web.templatetags.lockstep_ui import long_day
 from lockstep.web.views import page_context, person_page
 
 S = DependencyState
@@ -66,10 +67,6 @@ REFUSALS = (ValidationFailed, Forbidden, Conflict)
 def _from_htmx(request: HttpRequest) -> bool:
     # HtmxMiddleware sets request.htmx; it is falsy for a plain form post.
     return bool(getattr(request, "htmx", False))
-
-
-def _day(d: dt.date) -> str:
-    return f"{d.day} {d:%b %Y}"
 
 
 def _int_or_none(raw: str | None) -> int | None:
@@ -110,22 +107,6 @@ class FormState:
         if not exc.fields:
             other.append(exc.message)
         return cls(errors=errors, problem="; ".join(other), data=data)
-
-
-class Problems:
-    """Collects every unreadable input of a form, so one answer names them all."""
-
-    def __init__(self) -> None:
-        self.fields: list[FieldError] = []
-
-    def add(self, name: str, message: str) -> None:
-        self.fields.append(FieldError(name, message))
-
-    def raise_any(self) -> None:
-        if self.fields:
-            raise ValidationFailed(
-                "; ".join(f"{p.field}: {p.message}" for p in self.fields), fields=self.fields
-            )
 
 
 def _date_input(post: QueryDict, name: str, problems: Problems) -> dt.date | None:
@@ -692,15 +673,15 @@ def _take_step(action: str, dep: Dependency, me: Person, post: QueryDict) -> str
         done = services.dependency_counter(
             dependency=dep, actor=me, counter_date=when, reason=post.get("reason", "")
         )
-        return f"Offered {_day(when)} for “{done.title}”; {requester} answers next."
+        return f"Offered {long_day(when)} for “{done.title}”; {requester} answers next."
     if action == "counter-answer":
         raw = post.get("accept", "")
         if raw not in ("0", "1"):
             raise ValidationFailed.on("accept", "take the new date or keep asking for yours")
         done = services.dependency_counter_answer(dependency=dep, actor=me, accept=raw == "1")
         if raw == "1":
-            return f"Took {_day(done.needed_by)} for “{done.title}”; {provider} owes it then."
-        return f"Kept asking {provider} for “{done.title}” by {_day(done.needed_by)}."
+            return f"Took {long_day(done.needed_by)} for “{done.title}”; {provider} owes it then."
+        return f"Kept asking {provider} for “{done.title}” by {long_day(done.needed_by)}."
     if action == "deliver":
         done = services.dependency_deliver(dependency=dep, actor=me)
         return f"Marked “{done.title}” delivered to {requester}."
@@ -784,7 +765,7 @@ def dependency_request(request: HttpRequest, me: Person) -> HttpResponse:
         if _from_htmx(request):
             return _board_fragment(request, me, choice, failed=failed, status=422)
         return _dependencies_page(request, me, choice, failed=failed, status=exc.status)
-    said = f"Asked {dep.provider_unit.name} for “{dep.title}” by {_day(dep.needed_by)}."
+    said = f"Asked {dep.provider_unit.name} for “{dep.title}” by {long_day(dep.needed_by)}."
     if _from_htmx(request):
         return _board_fragment(request, me, choice, said=said)
     messages.success(request, said)
@@ -807,9 +788,9 @@ def _event_lines(org: Organisation, dep: Dependency) -> list[EventLine]:
         after = e.after or {}
         bits = []
         if after.get("counter_date"):
-            bits.append(f"new date {_day(dt.date.fromisoformat(after['counter_date']))}")
+            bits.append(f"new date {long_day(dt.date.fromisoformat(after['counter_date']))}")
         elif e.verb == "dependency.counter_accepted" and after.get("needed_by"):
-            bits.append(f"now needed by {_day(dt.date.fromisoformat(after['needed_by']))}")
+            bits.append(f"now needed by {long_day(dt.date.fromisoformat(after['needed_by']))}")
         if after.get("reason"):
             bits.append(f"“{after['reason']}”")
         out.append(
@@ -1355,7 +1336,7 @@ def ask_to_dependency(request: HttpRequest, me: Person, ask_id: int) -> HttpResp
         if _from_htmx(request):
             return _ask_fragment(request, me, ask.pk, form, status=422)
         return _asks_page(request, me, shown, failed=(ask.pk, form), status=exc.status)
-    said = f"Asked {dep.provider_unit.name} for “{dep.title}” by {_day(dep.needed_by)}."
+    said = f"Asked {dep.provider_unit.name} for “{dep.title}” by {long_day(dep.needed_by)}."
     if _from_htmx(request):
         return _ask_fragment(request, me, ask.pk, FormState(), said=said)
     messages.success(request, said)

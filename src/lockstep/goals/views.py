@@ -36,7 +36,7 @@ from lockstep.keys import is_id
 from lockstep.org.models import Organisation, Person, Unit
 from lockstep.org.views import today_in, units_in_tree_order
 from lockstep.web import charts
-from lockstep.web.templatetags.lockstep_ui import percent, status_label
+from lockstep.web.templatetags.lockstep_ui import long_day, percent, status_label
 from lockstep.web.views import page_context, person_page
 
 RECENT_CHECKINS = 5
@@ -107,10 +107,6 @@ def objective_list(request: HttpRequest, me: Person) -> HttpResponse:
 # ---- objective page ---------------------------------------------------------------------
 
 
-def _day(d: dt.date) -> str:
-    return f"{d.day} {d:%b %Y}"
-
-
 @dataclass
 class KRCard:
     """A KR as its table row and check-in form show it."""
@@ -137,9 +133,9 @@ class KRCard:
         if o.state == Objective.State.CLOSED:
             return "the objective is closed"
         if self.today < o.cycle.start:
-            return f"the cycle starts on {_day(o.cycle.start)}"
+            return f"the cycle starts on {long_day(o.cycle.start)}"
         if self.today > o.cycle.end:
-            return f"the cycle ended on {_day(o.cycle.end)}"
+            return f"the cycle ended on {long_day(o.cycle.end)}"
         if not self.may_check_in:
             return "only its owner and the people of its units check in on it"
         return ""
@@ -252,7 +248,7 @@ def _history_chart(kr: KeyResult, h: selectors.KRHistory) -> SafeString:
         words.append("No check-ins yet.")
     else:
         words.append(f"{len(h.checkins)} check-ins, the last at {percent(last)}.")
-    words.append(f"The pace line runs from 0% at the cycle start to 100% on {_day(h.due)}.")
+    words.append(f"The pace line runs from 0% at the cycle start to 100% on {long_day(h.due)}.")
     if forecast is not None:
         words.append(f"The forecast reaches {percent(forecast)} by then.")
     span = max(h.due_t, *(t for _, t, _, _ in h.checkins)) if h.checkins else h.due_t

@@ -22,7 +22,7 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from lockstep.errors import Conflict, FieldError, LockstepError, ValidationFailed
+from lockstep.errors import Conflict, LockstepError, Problems, ValidationFailed
 from lockstep.goals.models import Objective, ObjectiveContributor
 from lockstep.keys import is_id
 from lockstep.org import selectors, services
@@ -158,22 +158,6 @@ class Form:
         for f in exc.fields:
             errors.setdefault(f.field, f.message)
         return cls(data=data, errors=errors, problem="" if exc.fields else exc.message)
-
-
-class Problems:
-    """Every unreadable input of a form, so one answer names them all."""
-
-    def __init__(self) -> None:
-        self.fields: list[FieldError] = []
-
-    def add(self, name: str, message: str) -> None:
-        self.fields.append(FieldError(name, message))
-
-    def raise_any(self) -> None:
-        if self.fields:
-            raise ValidationFailed(
-                "; ".join(f"{p.field}: {p.message}" for p in self.fields), fields=self.fields
-            )
 
 
 def _number(post: QueryDict, name: str, problems: Problems, *, whole: bool = False) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 from django import template
@@ -38,6 +39,11 @@ def percent(value: float | None) -> str:
     if value is None:
         return "\u2013"  # an en dash: no value yet
     return f"{round(float(value) * 100)}%"
+
+
+def long_day(d: dt.date) -> str:
+    """A date in words as pages and findings write it: "7 Nov 2026"."""
+    return f"{d.day} {d:%b %Y}"
 
 
 @register.filter
