@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db import models
 from django.db.models import Q
 
@@ -26,6 +28,10 @@ class Dependency(models.Model):
         DELIVERED = "delivered"
         MISSED = "missed"
         CANCELLED = "cancelled"
+
+    # Still binding on the provider. Such a dependency is late once the day it is needed by
+    # has passed: the one rule of "late" for every page, list, count and the API.
+    OPEN_STATES = (State.REQUESTED, State.COUNTERED, State.ACCEPTED)
 
     organisation = models.ForeignKey(
         Organisation, on_delete=models.CASCADE, related_name="dependencies"
@@ -90,6 +96,13 @@ class Dependency(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @classmethod
+    def late_q(cls, today: dt.date) -> Q:
+        return Q(state__in=cls.OPEN_STATES, needed_by__lt=today)
+
+    def is_late(self, today: dt.date) -> bool:
+        return self.state in self.OPEN_STATES and self.needed_by < today
 
 
 class AskOffer(models.Model):

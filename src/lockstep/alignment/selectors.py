@@ -720,7 +720,7 @@ def dependency_map(
     if show == "open":
         deps = deps.filter(state__in=_MAP_OPEN)
     elif show == "late":
-        deps = deps.filter(state=DependencyState.ACCEPTED, needed_by__lt=today)
+        deps = deps.filter(Dependency.late_q(today))
     elif show != "all":
         deps = deps.filter(state=show)
     if needed_from is not None:
@@ -746,7 +746,7 @@ def dependency_map(
             provider_unit_id=provider,
             needed_by=needed_by,
             state=state,
-            late=state == DependencyState.ACCEPTED and needed_by < today,
+            late=state in Dependency.OPEN_STATES and needed_by < today,
             risks=risks.get(pk, ()),
         )
         for pk, title, requester, provider, needed_by, state in rows

@@ -160,7 +160,7 @@ class DependencyPair:
     provider_unit_name: str
     requested: int  # waiting for an answer (requested or countered)
     accepted: int  # accepted and not yet delivered, late ones included
-    late: int  # accepted, needed before today, not delivered
+    late: int  # still open (requested, countered or accepted) and needed before today
     declined: int
     missed: int
     delivered: int
@@ -556,10 +556,11 @@ def _dependency_health(
         return f"SUM(CASE WHEN {when} THEN 1 ELSE 0 END)"
 
     requested = count(*_WAITING)
-    trouble = f"{count(S.ACCEPTED, late=True)} + {count(S.DECLINED, S.MISSED)}"
+    late = count(*Dependency.OPEN_STATES, late=True)  # Dependency.late_q
+    trouble = f"{late} + {count(S.DECLINED, S.MISSED)}"
     sql = f"""{prefix}
         SELECT d.requester_unit_id, d.provider_unit_id, {requested}, {count(S.ACCEPTED)},
-               {count(S.ACCEPTED, late=True)}, {count(S.DECLINED)}, {count(S.MISSED)},
+               {late}, {count(S.DECLINED)}, {count(S.MISSED)},
                {count(S.DELIVERED)}
             FROM {source} d.organisation_id = %s AND d.needed_by >= %s AND d.needed_by <= %s
                 AND d.state <> '{S.CANCELLED}'

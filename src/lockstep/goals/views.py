@@ -53,8 +53,6 @@ VERB_PHRASES = {
 }
 
 
-# Dependencies that still bind their provider: late once their day has passed.
-OPEN_DEPENDENCY_STATES = {"requested", "accepted", "countered"}
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 
 
@@ -315,7 +313,7 @@ class DepLine:
     @property
     def overdue(self) -> bool:
         """Still open after the day it was needed."""
-        return self.dep.state in OPEN_DEPENDENCY_STATES and self.dep.needed_by < self.today
+        return self.dep.is_late(self.today)
 
 
 def _findings_about(

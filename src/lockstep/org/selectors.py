@@ -142,6 +142,7 @@ class UnitPage:
     findings_total: int
     kpis: list[KPIPanel]
     today: dt.date
+    open_states: tuple[str, ...] = Dependency.OPEN_STATES  # "late" (Dependency.is_late)
 
     @property
     def leaders(self) -> list[Membership]:
@@ -225,7 +226,7 @@ def unit_page(unit: Unit, *, organisation: Organisation, viewer: Person | None =
         .values_list("requester_unit_id", "state")
         .annotate(
             n=Count("id"),
-            late=Count("id", filter=Q(state=Dependency.State.ACCEPTED, needed_by__lt=today)),
+            late=Count("id", filter=Dependency.late_q(today)),
         )
         .order_by()
     ):

@@ -158,8 +158,8 @@ class DepLine:
 
     @property
     def late(self) -> bool:
-        """Past the date it is needed by and still not delivered."""
-        return self.dep.needed_by < self.today
+        """Past the date it is needed by and still open (Dependency.is_late)."""
+        return self.dep.is_late(self.today)
 
     @property
     def days_late(self) -> int:
