@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from lockstep.core import assess
-from lockstep.core.forecast import cycle_origin
+from lockstep.core.forecast import checkin_overdue, cycle_origin
 from lockstep.core.progress import (
     Commitment,
     KRKind,
@@ -1001,19 +1001,18 @@ def _stale_checkin(ix: _Index) -> Iterator[Finding]:
         a = ix.assessments.get(kr.id)
         if (a.progress if a is not None else ix.progress(kr)) >= 1.0:
             continue
-        cadence = dt.timedelta(days=kr.cadence_days)
         owner = ix.unit(kr.owner_unit_id)
         every = f"{owner} checks in every {_days(kr.cadence_days)}"
         if kr.last_checkin_at is not None:
             age = ix.age(kr.last_checkin_at)
-            if age <= cadence:
+            if not checkin_overdue(age, kr.cadence_days):
                 continue
             last = ix.local_date(kr.last_checkin_at)
             title = f"{ix.kr_label(kr)} has had no check-in for {_days(age.days)}"
             line = f"The last check-in was on {last}, {_days(age.days)} ago; {every}"
         else:
             age = ix.age(cycle_origin(cycle.start, tz))
-            if age <= cadence:
+            if not checkin_overdue(age, kr.cadence_days):
                 continue
             title = f"{ix.kr_label(kr)} has had no check-in yet"
             line = (

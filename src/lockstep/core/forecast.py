@@ -75,6 +75,13 @@ def likely_miss(forecast_progress: float | None, commitment: Commitment) -> bool
     return forecast_progress < success_threshold(commitment)
 
 
+def checkin_overdue(elapsed: dt.timedelta, cadence_days: int) -> bool:
+    """A KR's check-in is overdue once more than its cadence has passed since the last one
+    (or, before the first, since its cycle began): the STALE_CHECKIN finding and My week
+    both ask this."""
+    return elapsed > dt.timedelta(days=cadence_days)
+
+
 def cycle_origin(cycle_start: dt.date, tz: dt.tzinfo) -> dt.datetime:
     """Midnight at the start of the cycle's first day in `tz`: t = 0 of the forecast."""
     return dt.datetime.combine(cycle_start, dt.time(), tzinfo=tz)

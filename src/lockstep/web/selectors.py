@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from lockstep.alignment.models import Dependency, Finding, Review
 from lockstep.alignment.selectors import dependency_findings, findings_hidden, findings_query
-from lockstep.core.forecast import cycle_origin
+from lockstep.core.forecast import checkin_overdue, cycle_origin
 from lockstep.core.progress import KRKind, Status
 from lockstep.core.snapshot import DependencyState
 from lockstep.goals import selectors as goal_selectors
@@ -102,8 +102,9 @@ class KRDue:
 
     @property
     def overdue(self) -> bool:
-        # As the STALE_CHECKIN finding counts: late once more than the cadence has passed.
-        return not self.done and self.now > self.due_at
+        # The STALE_CHECKIN finding's rule: more than the cadence since the last check-in.
+        since = self.due_at - dt.timedelta(days=self.kr.cadence_days)
+        return not self.done and checkin_overdue(self.now - since, self.kr.cadence_days)
 
     @property
     def days_overdue(self) -> int:
