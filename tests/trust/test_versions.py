@@ -7,8 +7,8 @@ import json
 import pytest
 
 from lockstep.goals import services as goals
-from lockstep.goals.models import Initiative, KeyResult, Objective
-from lockstep.org.models import Person, Unit
+from lockstep.goals.models import KPI, Cycle, Initiative, KeyResult, Objective
+from lockstep.org.models import Organisation, Person, Unit
 
 
 @pytest.fixture
@@ -34,7 +34,12 @@ def rows(org, units, cycle, person) -> dict[str, object]:
     initiative = goals.initiative_create(
         organisation=org, actor=person, title="Campaign", owner_unit=units["marketing"]
     )
+    kpi = goals.kpi_create(
+        organisation=org, actor=person, name="Visits", owner_units=[units["marketing"]]
+    )
     return {
+        "cycles": cycle,
+        "kpis": kpi,
         "objectives": objective,
         "key-results": kr,
         "initiatives": initiative,
@@ -45,6 +50,8 @@ def rows(org, units, cycle, person) -> dict[str, object]:
 
 # resource path -> (model, a field the PATCH changes, its new value)
 EDITS = {
+    "cycles": (Cycle, "name", "Sprint two"),
+    "kpis": (KPI, "name", "Daily visits"),
     "objectives": (Objective, "title", "Grow visits a lot"),
     "key-results": (KeyResult, "title", "Unique visits"),
     "initiatives": (Initiative, "title", "Spring campaign"),
@@ -83,6 +90,25 @@ def test_a_stale_edit_is_refused_with_412_and_changes_nothing(client_in, rows, r
     assert getattr(model.objects.get(pk=row.pk), field) == value
 
 
+def test_a_stale_edit_of_the_organisation_is_refused(client_in, org):
+    path = "/api/v1/organisation"
+    etag = client_in.get(path).headers["ETag"]
+    assert patch(client_in, path, {"name": "Acme Group"}, etag).status_code == 200
+    stale = patch(client_in, path, {"name": "Overwritten"}, etag)
+    assert stale.status_code == 412 and stale.json()["error"]["code"] == "edit_conflict"
+    assert Organisation.objects.get(pk=org.pk).name == "Acme Group"
+    doc = client_in.get("/api/v1/openapi.json").json()
+    assert any(p["name"] == "If-Match" for p in doc["paths"][path]["patch"]["parameters"])
+
+
+def test_a_numbers_refresh_does_not_move_the_organisation_s_version(client_in, org):
+    from lockstep.goals.services import numbers_refresh_full
+
+    etag = client_in.get("/api/v1/organisation").headers["ETag"]
+    numbers_refresh_full(org)
+    assert client_in.get("/api/v1/organisation").headers["ETag"] == etag
+
+
 def test_the_current_version_or_a_star_is_accepted(client_in, rows):
     path = f"/api/v1/objectives/{rows['objectives'].pk}"
     etag = client_in.get(path).headers["ETag"]
@@ -105,7 +131,7 @@ def test_if_match_is_documented_on_every_patch(client_in):
         assert "412" in doc["paths"][path]["patch"]["responses"]
 
 
-@pytest.mark.parametrize("kind", ["person", "unit"])
+@pytest.mark.parametrize("kind", ["person", "unit", "organisation"])
 def test_an_admin_page_form_opened_before_another_edit_is_refused(client_in, person, units, kind):
     import re
 
@@ -115,17 +141,25 @@ def test_an_admin_page_form_opened_before_another_edit_is_refused(client_in, per
         url, row = f"/manage/people/{person.pk}/", person
         post = {"name": "Stale name", "email": "ada@example.com", "is_org_admin": "on"}
         post |= {"membership_unit": units["product"].pk, "membership_role": "leader"}
-    else:
+    elif kind == "unit":
         url, row = f"/manage/units/{units['support'].pk}/", units["support"]
         post = {"name": "Stale name", "kind": row.kind, "parent": units["acme"].pk}
         post |= {"capacity_unit": "hours"}
+    else:
+        url, row = "/manage/organisation/", person.organisation
+        post = {"name": "Stale name", "timezone": "UTC", "on_track_margin": "0.1"}
+        post |= {"at_risk_margin": "0.25", "answer_window_days": "5"}
+        post |= {"max_objectives_per_unit": "5", "max_krs_per_objective": "5"}
+        post |= {"low_confidence": "3", "single_point_min_units": "3", "task_share": "0.5"}
     page = client_in.get(url).content.decode()
     version = re.search(r'name="version" value="([^"]+)"', page).group(1)
 
     if kind == "person":  # someone else saves first
         org_services.person_update(person=person, actor=person, name="Ada King")
-    else:
+    elif kind == "unit":
         org_services.unit_update(unit=row, actor=person, name="Care")
+    else:
+        org_services.organisation_update(organisation=row, actor=person, name="Care")
 
     r = client_in.post(url, {**post, "version": version.replace("&quot;", '"')})
     assert r.status_code == 412

@@ -104,20 +104,31 @@ def cycle_create(request: HttpRequest, payload: CycleIn) -> tuple[int, Cycle]:
 
 
 @router.get("/cycles/{cycle_id}", response={200: CycleOut, **ERRORS})
-def cycle_get(request: HttpRequest, cycle_id: Id) -> Cycle:
-    return access_cycle(current_person(request), cycle_id)
+def cycle_get(request: HttpRequest, cycle_id: Id, response: HttpResponse) -> Cycle:
+    cycle = access_cycle(current_person(request), cycle_id)
+    response["ETag"] = etag_of(cycle)
+    return cycle
 
 
 @router.patch("/cycles/{cycle_id}", response={200: CycleOut, **ERRORS})
-def cycle_patch(request: HttpRequest, cycle_id: Id, payload: CyclePatch) -> Cycle:
+def cycle_patch(
+    request: HttpRequest,
+    cycle_id: Id,
+    payload: CyclePatch,
+    response: HttpResponse,
+    if_match: str | None = IF_MATCH,
+) -> Cycle:
     me = current_person(request)
-    cycle = access_cycle(me, cycle_id)
+    pk = access_cycle(me, cycle_id).pk
     changes = sent_fields(payload)
     if "parent_id" in changes:
         changes["parent"] = resolve_in_org(
             Cycle, me.organisation, changes.pop("parent_id"), "parent_id"
         )
-    return services.cycle_update(cycle=cycle, actor=me, **changes)
+    with edit_guard(Cycle, pk, if_match) as cycle:
+        updated = services.cycle_update(cycle=cycle, actor=me, **changes)
+    response["ETag"] = etag_for(Cycle, pk)
+    return updated
 
 
 @router.delete("/cycles/{cycle_id}", response={204: None, **ERRORS})
@@ -827,15 +838,27 @@ def kpi_create(request: HttpRequest, payload: KPIIn) -> tuple[int, dict[str, Any
 
 
 @router.get("/kpis/{kpi_id}", response={200: KPIOut, **ERRORS})
-def kpi_get(request: HttpRequest, kpi_id: Id) -> dict[str, Any]:
-    return _kpi_out(access_kpi(current_person(request), kpi_id))
+def kpi_get(request: HttpRequest, kpi_id: Id, response: HttpResponse) -> dict[str, Any]:
+    kpi = access_kpi(current_person(request), kpi_id)
+    response["ETag"] = etag_of(kpi)
+    return _kpi_out(kpi)
 
 
 @router.patch("/kpis/{kpi_id}", response={200: KPIOut, **ERRORS})
-def kpi_patch(request: HttpRequest, kpi_id: Id, payload: KPIPatch) -> dict[str, Any]:
+def kpi_patch(
+    request: HttpRequest,
+    kpi_id: Id,
+    payload: KPIPatch,
+    response: HttpResponse,
+    if_match: str | None = IF_MATCH,
+) -> dict[str, Any]:
     me = current_person(request)
-    kpi = access_kpi(me, kpi_id)
-    return _kpi_out(services.kpi_update(kpi=kpi, actor=me, **_kpi_refs(me, sent_fields(payload))))
+    pk = access_kpi(me, kpi_id).pk
+    changes = _kpi_refs(me, sent_fields(payload))
+    with edit_guard(KPI, pk, if_match) as kpi:
+        updated = services.kpi_update(kpi=kpi, actor=me, **changes)
+    response["ETag"] = etag_for(KPI, pk)
+    return _kpi_out(updated)
 
 
 @router.delete("/kpis/{kpi_id}", response={200: KPIOut, **ERRORS})

@@ -29,6 +29,7 @@ class Cycle(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices)
     start = models.DateField()
     end = models.DateField()
+    updated_at = models.DateTimeField(auto_now=True)  # its version (trust.versions)
 
     class Meta:
         ordering = ["start", "key"]
@@ -169,6 +170,7 @@ class KPI(models.Model):
     healthy_max = models.FloatField(null=True, blank=True)
     owner_units = models.ManyToManyField(Unit, blank=True, related_name="kpis")
     archived_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)  # its version (trust.versions)
 
     class Meta:
         ordering = ["key"]

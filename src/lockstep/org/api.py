@@ -157,16 +157,27 @@ def _person_out(p: Person) -> dict[str, Any]:
 
 
 @router.get("/organisation", response={200: OrganisationOut, **ERRORS})
-def organisation_get(request: HttpRequest) -> Organisation:
-    return current_person(request).organisation
+def organisation_get(request: HttpRequest, response: HttpResponse) -> Organisation:
+    organisation = current_person(request).organisation
+    response["ETag"] = etag_of(organisation)
+    return organisation
 
 
 @router.patch("/organisation", response={200: OrganisationOut, **ERRORS})
-def organisation_patch(request: HttpRequest, payload: OrganisationPatch) -> Organisation:
+def organisation_patch(
+    request: HttpRequest,
+    payload: OrganisationPatch,
+    response: HttpResponse,
+    if_match: str | None = IF_MATCH,
+) -> Organisation:
     me = current_person(request)
-    return services.organisation_update(
-        organisation=me.organisation, actor=me, **sent_fields(payload)
-    )
+    pk = me.organisation_id
+    with edit_guard(Organisation, pk, if_match) as organisation:
+        updated = services.organisation_update(
+            organisation=organisation, actor=me, **sent_fields(payload)
+        )
+    response["ETag"] = etag_for(Organisation, pk)
+    return updated
 
 
 @router.get("/units", response={200: Page[UnitOut], **ERRORS})

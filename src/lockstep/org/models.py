@@ -26,6 +26,9 @@ class Organisation(models.Model):
     # every stored status is at least as fresh as this.
     numbers_refreshed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Its version (trust.versions): moved by its own edits only; the numbers refresh
+    # writes numbers_refreshed_at with an UPDATE that leaves it alone.
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [

@@ -513,6 +513,7 @@ def _stored_org(org: Organisation) -> dict[str, Any]:
     data: dict[str, Any] = {"name": org.name, "timezone": org.timezone}
     for name, _ in ORG_NUMBERS:
         data[name] = f"{getattr(org, name):g}"
+    data["version"] = etag_of(org)  # a save over another admin's edit is refused
     return data
 
 
@@ -533,8 +534,10 @@ def manage_org(request: HttpRequest, me: Person) -> HttpResponse:
     if request.method != "POST":
         return _org_page(request, me, Form(data=_stored_org(org)))
     try:
-        services.organisation_update(organisation=org, actor=me, **_org_input(request.POST))
-    except (ValidationFailed, Conflict) as exc:
+        changes = _org_input(request.POST)
+        with edit_guard(Organisation, org.pk, request.POST.get("version") or None) as locked:
+            services.organisation_update(organisation=locked, actor=me, **changes)
+    except (ValidationFailed, Conflict, EditConflict) as exc:
         org.refresh_from_db()
         return _org_page(request, me, Form.refused(exc, request.POST), status=exc.status)
     messages.success(request, "Saved the organisation's settings.")
