@@ -13,12 +13,12 @@ from typing import Any
 
 from django.http import QueryDict
 
-from lockstep.core.progress import KRKind
+from lockstep.core.progress import KRKind, Status
 from lockstep.errors import Conflict, FieldError, ValidationFailed
-from lockstep.goals.models import KeyResult
+from lockstep.goals.models import CheckIn, KeyResult
 from lockstep.keys import is_id
 from lockstep.org.access import resolve_in_org
-from lockstep.org.models import Organisation, Unit
+from lockstep.org.models import Organisation, Person, Unit
 
 # The check-in form's fields in screen order, with the words the error summary uses.
 FORM_FIELDS = {
@@ -108,3 +108,27 @@ def checkin_input(post: QueryDict, kr: KeyResult, org: Organisation) -> dict[str
     if raw_unit:
         data["blocking_unit"] = resolve_in_org(Unit, org, int(raw_unit), "blocking_unit")
     return data
+
+
+def checkin_post(post: QueryDict, me: Person, kr: KeyResult) -> CheckinForm | None:
+    """Record the posted check-in as `me`; the refused form when nothing was written."""
+    from lockstep.goals import services
+
+    try:
+        fields = checkin_input(post, kr, me.organisation)
+        services.checkin_record(key_result=kr, actor=me, source=CheckIn.Source.WEB, **fields)
+    except (ValidationFailed, Conflict) as exc:
+        return CheckinForm.refused(exc, post)
+    return None
+
+
+def checkin_saved(me: Person, kr: KeyResult) -> str:
+    """The sentence that confirms a check-in, with the KR's new progress and status."""
+    from lockstep.goals import selectors
+    from lockstep.web.templatetags.lockstep_ui import status_label
+
+    # The service saved its own locked copy: read the new numbers back.
+    fresh = KeyResult.objects.select_related("objective__cycle").get(pk=kr.pk)
+    numbers = selectors.kr_numbers(fresh, organisation=me.organisation)
+    standing = "" if numbers.status is Status.DONE else f", {status_label(numbers.status).lower()}"
+    return f"Check-in saved for “{fresh.title}”: {round(numbers.progress * 100)}% done{standing}."

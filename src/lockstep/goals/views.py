@@ -22,21 +22,21 @@ from django.views.decorators.http import require_POST
 from lockstep.activity.models import ActivityEvent
 from lockstep.alignment import selectors as alignment_selectors
 from lockstep.alignment.models import Dependency, Finding
-from lockstep.errors import Conflict, NotFound, ValidationFailed
-from lockstep.goals import selectors, services
+from lockstep.errors import NotFound
+from lockstep.goals import selectors
 from lockstep.goals.access import (
     CheckInRights,
     access_key_result,
     may_see_objective,
     objective_visible,
 )
-from lockstep.goals.checkin_form import CheckinForm, checkin_input
+from lockstep.goals.checkin_form import CheckinForm, checkin_post, checkin_saved
 from lockstep.goals.models import CheckIn, ContributionLink, Cycle, KeyResult, Objective
 from lockstep.keys import is_id
 from lockstep.org.models import Organisation, Person, Unit
 from lockstep.org.views import today_in, units_in_tree_order
 from lockstep.web import charts
-from lockstep.web.templatetags.lockstep_ui import long_day, percent, status_label
+from lockstep.web.templatetags.lockstep_ui import long_day, percent
 from lockstep.web.views import page_context, person_page
 
 RECENT_CHECKINS = 5
@@ -450,22 +450,14 @@ def _from_htmx(request: HttpRequest) -> bool:
 @person_page
 def kr_checkin(request: HttpRequest, me: Person, kr_id: int) -> HttpResponse:
     kr = access_key_result(me, kr_id)
-    try:
-        fields = checkin_input(request.POST, kr, me.organisation)
-        services.checkin_record(key_result=kr, actor=me, source=CheckIn.Source.WEB, **fields)
-    except (ValidationFailed, Conflict) as exc:
-        form = CheckinForm.refused(exc, request.POST)
+    refused = checkin_post(request.POST, me, kr)
+    if refused is not None:
         if _from_htmx(request):
-            return _kr_fragment(request, me, kr.pk, form, status=422)
-        return _objective_page(request, me, kr.objective_id, forms={kr.pk: form}, status=422)
+            return _kr_fragment(request, me, kr.pk, refused, status=422)
+        return _objective_page(request, me, kr.objective_id, forms={kr.pk: refused}, status=422)
     if _from_htmx(request):
         return _kr_fragment(request, me, kr.pk, CheckinForm(saved=True))
-    numbers = selectors.kr_numbers(kr, organisation=me.organisation)
-    messages.success(
-        request,
-        f"Check-in saved for “{kr.title}”: {round(numbers.progress * 100)}% done, "
-        f"{status_label(numbers.status).lower()}.",
-    )
+    messages.success(request, checkin_saved(me, kr))
     return redirect(reverse("objective-detail", args=[kr.objective_id]) + f"#kr-{kr.pk}")
 
 

@@ -24,17 +24,15 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from lockstep.core.progress import KRKind, Status
-from lockstep.errors import Conflict, LockstepError, NotFound, ValidationFailed
+from lockstep.core.progress import KRKind
+from lockstep.errors import LockstepError, NotFound, ValidationFailed
 from lockstep.goals import selectors as goal_selectors
-from lockstep.goals import services as goal_services
-from lockstep.goals.checkin_form import CheckinForm, checkin_input
-from lockstep.goals.models import CheckIn, KeyResult
+from lockstep.goals.checkin_form import CheckinForm, checkin_input, checkin_post, checkin_saved
+from lockstep.goals.models import KeyResult
 from lockstep.goals.selectors import org_tz
 from lockstep.org.access import NoPerson, current_person
 from lockstep.org.models import Person
 from lockstep.web import selectors
-from lockstep.web.templatetags.lockstep_ui import status_label
 
 P = ParamSpec("P")
 PersonView = Callable[Concatenate[HttpRequest, Person, P], HttpResponse]
@@ -207,23 +205,14 @@ def _row_fragment(
 def checkin_week_save(request: HttpRequest, me: Person, kr_id: int) -> HttpResponse:
     """Record one row's check-in through the goals service; a refusal changes nothing."""
     kr = _kr_of(me, kr_id)
-    try:
-        fields = checkin_input(request.POST, kr, me.organisation)
-        goal_services.checkin_record(key_result=kr, actor=me, source=CheckIn.Source.WEB, **fields)
-    except (ValidationFailed, Conflict) as exc:
-        form = CheckinForm.refused(exc, request.POST)
+    refused = checkin_post(request.POST, me, kr)
+    if refused is not None:
         if _from_htmx(request):
-            return _row_fragment(request, me, kr.pk, form, status=422)
-        return _checkin_page(request, me, forms={kr.pk: form}, status=422)
+            return _row_fragment(request, me, kr.pk, refused, status=422)
+        return _checkin_page(request, me, forms={kr.pk: refused}, status=422)
     if _from_htmx(request):
         return _row_fragment(request, me, kr.pk, CheckinForm(saved=True))
-    kr = _kr_of(me, kr_id)  # the service saved its own locked copy: read the new numbers
-    numbers = goal_selectors.kr_numbers(kr, organisation=me.organisation)
-    standing = "" if numbers.status is Status.DONE else f", {status_label(numbers.status).lower()}"
-    messages.success(
-        request,
-        f"Check-in saved for “{kr.title}”: {round(numbers.progress * 100)}% done{standing}.",
-    )
+    messages.success(request, checkin_saved(me, kr))
     return redirect(reverse("checkin-week") + f"#cw-{kr.pk}")
 
 
