@@ -58,3 +58,48 @@ def test_odd_step_and_unit_fields_in_a_check_in_are_refused_with_a_message(
         {"value": "3", "confidence": "7", "blocking_unit": "²"},
     )
     assert r.status_code == 422
+
+
+def test_the_nul_character_is_refused_everywhere_and_nothing_is_written(
+    client_in, org, units, cycle, person, unchanged
+):
+    import json
+
+    from lockstep.goals import services as goals
+
+    o = goals.objective_create(
+        organisation=org, actor=None, cycle=cycle, title="O", owner_unit=units["product"]
+    )
+    kr = goals.key_result_create(
+        objective=o, actor=None, title="K", kind="increase", target=10, owner_unit=units["product"]
+    )
+    with unchanged():
+        api = client_in.post(
+            "/api/v1/kpis",
+            json.dumps({"name": "Churn\u0000", "owner_unit_ids": [units["product"].pk]}),
+            content_type="application/json",
+        )
+        assert api.status_code == 422
+        assert api.json()["error"]["fields"] == [
+            {"field": "name", "message": "must not contain the NUL character (U+0000)"}
+        ]
+        nested = client_in.post(
+            "/api/v1/objectives",
+            json.dumps({"title": "T", "cycle_id": cycle.pk, "parents": [{"objective": "a\u0000"}]}),
+            content_type="application/json",
+        )
+        assert nested.json()["error"]["fields"][0]["field"] == "parents[0].objective"
+        query = client_in.get("/api/v1/activity?verb=a%00b")
+        assert query.status_code == 422 and query.json()["error"]["fields"][0]["field"] == "verb"
+        page = client_in.post(
+            f"/key-results/{kr.pk}/checkin/", {"value": "3", "confidence": "7", "note": "a\x00"}
+        )
+        assert page.status_code == 400 and b"note: must not contain" in page.content
+        assert client_in.get("/objectives/?q=a%00").status_code == 400
+    # A JSON text that merely spells a backslash and u0000 is not a NUL.
+    ok = client_in.post(
+        "/api/v1/kpis",
+        json.dumps({"name": "C:\\u0000", "owner_unit_ids": [units["product"].pk]}),
+        content_type="application/json",
+    )
+    assert ok.status_code == 201, ok.content
