@@ -159,10 +159,24 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def _read(path: str) -> str:
+    """A plan or plan CSV, refused past LOCKSTEP_MAX_PLAN_MB (default 50): a plan is read
+    whole and checked in memory (check-in CSVs stream and have no such limit)."""
+    limit = int(os.environ.get("LOCKSTEP_MAX_PLAN_MB", "50")) * 1024 * 1024
     try:
-        return Path(path).read_text(encoding="utf-8") if path != "-" else sys.stdin.read()
+        with (
+            open(path, encoding="utf-8")
+            if path != "-"
+            else contextlib.nullcontext(sys.stdin) as stream
+        ):
+            text = stream.read(limit + 1)
     except OSError as exc:
         raise SystemExit(f"lockstep: cannot read {path}: {exc.strerror}") from None
+    if len(text) > limit:
+        raise SystemExit(
+            f"lockstep: {path} is over {limit // (1024 * 1024)} MB (LOCKSTEP_MAX_PLAN_MB); "
+            "nothing was read into the organisation"
+        )
+    return text
 
 
 def cmd_plan(args: argparse.Namespace) -> int:

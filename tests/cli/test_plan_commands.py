@@ -146,3 +146,27 @@ def test_synth_command_takes_a_profile(db, capsys):
     assert main(["synth", "--slug", "prof", "--profile", "small", "--krs", "90"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["key_results"] == 90  # --krs overrides the profile's size
+
+
+def test_a_billion_laughs_plan_is_refused_at_its_first_alias(db, tmp_path, capsys):
+    import time
+
+    lines = ["organisation: {slug: x, name: X}", "a: &a [lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for i in range(1, 10):  # 8^10 "lol"s if the aliases were expanded
+        refs = ", ".join(f"*{chr(96 + i)}" for _ in range(8))
+        lines.append(f"{chr(97 + i)}: &{chr(97 + i)} [{refs}]")
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("\n".join(lines) + "\n")
+    began = time.perf_counter()
+    assert main(["plan", "validate", str(bomb)]) == 1
+    assert time.perf_counter() - began < 5
+    err = capsys.readouterr().err
+    assert "line 3" in err and "aliases (*name) are not allowed" in err
+
+
+def test_a_plan_over_the_size_limit_is_refused_unread(db, tmp_path, monkeypatch):
+    monkeypatch.setenv("LOCKSTEP_MAX_PLAN_MB", "1")
+    big = tmp_path / "big.yaml"
+    big.write_text("# " + "x" * (1024 * 1024) + "\n")
+    with pytest.raises(SystemExit, match="over 1 MB"):
+        main(["plan", "validate", str(big)])

@@ -39,12 +39,20 @@ class LineList(list[Any]):
 
 
 class _LineLoader(yaml.SafeLoader):
-    pass
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        # A plan spells out every value. An alias (*name) is refused: a few nested ones
+        # ("billion laughs") would make a small file expand past any memory when checked.
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in a plan", event.start_mark
+            )
+        return super().compose_node(parent, index)
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> Iterator[LineDict]:
     data = LineDict(node.start_mark.line + 1)
-    yield data  # yielded first so anchors and aliases can refer to it, as in SafeLoader
+    yield data  # yielded first, as in SafeLoader
     loader.flatten_mapping(node)
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node)
