@@ -9,7 +9,7 @@ full request stack in this process (test client, signed in as the demo user): a 
 warm-up requests, then --runs timed ones. Server time is the wall time of the request
 inside Django (routing, middleware, views, queries, templates), without the network.
 Reports the median and p95 per page and the number of SQL statements of one request;
-writes <out>/<date>-pages.json and .md. `make bench-pages` runs it.
+writes <out>/<date>-pages-<database>.json and .md. `make bench-pages` runs it.
 """
 
 from __future__ import annotations
@@ -91,7 +91,8 @@ def markdown(record: dict[str, Any]) -> str:
         "",
         f"{record['database']}, commit {record['commit']}, {record['machine']}; "
         f"{record['runs']} requests per page after {record['warmup']} warm-up, "
-        "in process through Django's request stack (no network). Target: median < 150 ms.",
+        "in process through Django's request stack (no network). "
+        f"Target: median < {TARGET_MS:g} ms.",
         "",
         "| page | path | status | median ms | p95 ms | SQL statements | KB |",
         "|---|---|---:|---:|---:|---:|---:|",

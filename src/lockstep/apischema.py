@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Header, Schema
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
+from lockstep.keys import MAX_ID
 from lockstep.org.models import Person
 from lockstep.trust.services import request_hash, run_once
 
@@ -48,7 +49,6 @@ ERRORS: dict[int, type[Schema]] = {
 
 # Ids are positive 64-bit integers in every database Lockstep runs on; a larger number in
 # a path, query or body is refused (422, naming the field) before any query could fail on it.
-MAX_ID = 2**63 - 1
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 

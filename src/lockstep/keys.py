@@ -10,6 +10,9 @@ from django.utils.text import slugify
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
+MAX_ID = 2**63 - 1  # the largest row id the databases hold (a signed 64-bit integer)
+
+
 def is_valid_key(key: str) -> bool:
     """Whether `key` is lower-case letters, digits, '-' and '_' (at most 100 characters)."""
     return bool(KEY_PATTERN.match(key)) and len(key) <= 100
@@ -33,5 +36,6 @@ def unique_key(model: type[models.Model], organisation_id: int, text: str) -> st
 
 def is_id(raw: str) -> bool:
     """Whether text typed into a form or a query is a row id: ASCII digits that fit a 64-bit
-    integer. ("²".isdigit() is true and int() refuses it; 20 digits overflow the database.)"""
-    return raw.isascii() and raw.isdigit() and len(raw) <= 18
+    integer, as the API's ids (`MAX_ID`). ("²".isdigit() is true and int() refuses it; 20
+    digits overflow the database.)"""
+    return raw.isascii() and raw.isdigit() and len(raw) <= 19 and int(raw) <= MAX_ID

@@ -56,17 +56,30 @@ def _mark_everything(org: Organisation) -> None:
     ReviewNote.objects.filter(review__organisation=org).update(text=MARK)
 
 
+def _owner_path(model: Any) -> str | None:
+    """How a row of `model` reaches its organisation: directly, or through a parent row
+    (memberships, contributors, links, KPI points, review notes, many-to-many tables)."""
+    names = {f.name for f in model._meta.get_fields()}
+    if "organisation" in names:
+        return "organisation"
+    for field in model._meta.get_fields():
+        if field.many_to_one and field.related_model is not None:
+            parent = {f.name for f in field.related_model._meta.get_fields()}
+            if "organisation" in parent:
+                return f"{field.name}__organisation"
+    return None
+
+
 def _fingerprint(org: Organisation) -> dict[str, str]:
-    """A hash of every row of every Lockstep model that belongs to A."""
+    """A hash of every row of every Lockstep table that belongs to A."""
     out = {}
-    for model in apps.get_models():
-        if not model.__module__.startswith("lockstep."):
+    for model in apps.get_models(include_auto_created=True):
+        if model._meta.app_label not in {"org", "goals", "alignment", "activity", "trust"}:
             continue
-        names = {f.name for f in model._meta.get_fields()}
-        if "organisation" in names:
-            qs = model.objects.filter(organisation=org)
-        elif model is Organisation:
+        if model is Organisation:
             qs = model.objects.filter(pk=org.pk)
+        elif (path := _owner_path(model)) is not None:
+            qs = model.objects.filter(**{path: org})
         else:
             continue
         rows = list(qs.order_by("pk").values())

@@ -53,11 +53,25 @@ def test_odd_step_and_unit_fields_in_a_check_in_are_refused_with_a_message(
     kr = goals.key_result_create(
         objective=o, actor=None, title="K", kind="increase", target=10, owner_unit=units["product"]
     )
+    steps = goals.key_result_create(
+        objective=o,
+        actor=None,
+        title="S",
+        kind="milestone",
+        steps=["a", "b"],
+        owner_unit=units["product"],
+    )
     r = client_in.post(
         f"/key-results/{kr.pk}/checkin/",
         {"value": "3", "confidence": "7", "blocking_unit": "²"},
     )
     assert r.status_code == 422
+    assert "choose a unit from the list" in r.content.decode()
+    r = client_in.post(
+        f"/key-results/{steps.pk}/checkin/", {"steps_done": ["0", "²"], "confidence": "7"}
+    )
+    assert r.status_code == 422
+    assert "tick the steps that are done" in r.content.decode()
 
 
 def test_the_nul_character_is_refused_everywhere_and_nothing_is_written(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from ninja import Query, Router, Schema
 
@@ -13,6 +12,7 @@ from lockstep.activity.models import ActivityEvent
 from lockstep.activity.selectors import AuditFilters, audit_query
 from lockstep.apischema import ERRORS, Id, Page, PageParams, paginate
 from lockstep.org.access import current_person
+from lockstep.org.roles import require_admin
 
 router = Router(tags=["audit trail"])
 
@@ -59,7 +59,6 @@ def activity_list(
     request: HttpRequest, filters: Query[ActivityFilters], page: Query[PageParams]
 ) -> dict[str, Any]:
     me = current_person(request)
-    if not me.is_org_admin:
-        raise PermissionDenied("only an organisation admin can read the audit trail")
+    require_admin(me, "read the audit trail")
     qs = audit_query(me.organisation, AuditFilters(**filters.model_dump()))
     return paginate(qs, page, lambda rows: [_out(e) for e in rows])

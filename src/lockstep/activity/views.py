@@ -25,12 +25,12 @@ from lockstep.activity.selectors import (
 )
 from lockstep.goals.selectors import day_start, org_tz
 from lockstep.org.models import Person
+from lockstep.org.roles import require_admin
 from lockstep.plans.csvio import guard
 from lockstep.web.views import page_context, person_page
 
 PAGE_SIZE = 50
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-ONLY_ADMINS = "only an organisation admin can read the audit trail"
 
 
 @dataclass(frozen=True)
@@ -110,14 +110,9 @@ def _cursor(raw: str, errors: dict[str, str]) -> tuple[dt.datetime, int] | None:
         return None
 
 
-def _forbidden(request: HttpRequest, me: Person) -> HttpResponse:
-    return render(request, "web/forbidden.html", {"me": me, "message": ONLY_ADMINS}, status=403)
-
-
 @person_page
 def audit_log(request: HttpRequest, me: Person) -> HttpResponse:
-    if not me.is_org_admin:
-        return _forbidden(request, me)
+    require_admin(me, "read the audit trail")  # refused: person_page's 403 page
     filters, errors = _filters(me, request.GET)
     after = _cursor(request.GET.get("after", ""), errors)
     rows: list[ActivityEvent] = []
@@ -162,8 +157,7 @@ def _csv_lines(rows: Iterator[dict[str, object]]) -> Iterator[str]:
 
 @person_page
 def audit_export(request: HttpRequest, me: Person) -> HttpResponse:
-    if not me.is_org_admin:
-        return _forbidden(request, me)
+    require_admin(me, "read the audit trail")  # refused: person_page's 403 page
     filters, errors = _filters(me, request.GET)
     fmt = request.GET.get("format", "csv")
     if fmt not in {"csv", "jsonl"}:

@@ -101,8 +101,12 @@ class Dependency(models.Model):
     def late_q(cls, today: dt.date) -> Q:
         return Q(state__in=cls.OPEN_STATES, needed_by__lt=today)
 
+    @classmethod
+    def late_on(cls, state: str, needed_by: dt.date, today: dt.date) -> bool:
+        return state in cls.OPEN_STATES and needed_by < today
+
     def is_late(self, today: dt.date) -> bool:
-        return self.state in self.OPEN_STATES and self.needed_by < today
+        return self.late_on(self.state, self.needed_by, today)
 
 
 class AskOffer(models.Model):

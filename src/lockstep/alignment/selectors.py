@@ -611,7 +611,7 @@ RISK_CODES = (
     "DEPENDENCY_CYCLE",
 )
 # What the map can show: open dependencies (the default), everything but withdrawn ones,
-# or one state; "late" is accepted and needed before today, as the dashboard counts it.
+# or one state; "late" is still open and needed before today (Dependency.is_late).
 MAP_SHOWS = (
     "open",
     "all",
@@ -650,7 +650,7 @@ class MapDependency:
     provider_unit_id: int
     needed_by: dt.date
     state: str
-    late: bool  # accepted and needed before today
+    late: bool  # still open and needed before today (Dependency.is_late)
     risks: tuple[RiskMark, ...]
 
     @property
@@ -746,7 +746,7 @@ def dependency_map(
             provider_unit_id=provider,
             needed_by=needed_by,
             state=state,
-            late=state in Dependency.OPEN_STATES and needed_by < today,
+            late=Dependency.late_on(state, needed_by, today),
             risks=risks.get(pk, ()),
         )
         for pk, title, requester, provider, needed_by, state in rows

@@ -51,7 +51,8 @@ from lockstep.keys import is_id
 from lockstep.org.access import resolve_in_org, resolve_many_in_org
 from lockstep.org.models import Membership, Organisation, Person, Unit
 from lockstep.org.roles import WRITERS
-from lockstep.org.views import today_in, units_in_tree_order
+from lockstep.org.selectors import indented_units
+from lockstep.org.views import today_in
 from lockstep.web.templatetags.lockstep_ui import long_day
 from lockstep.web.views import page_context, person_page
 
@@ -194,7 +195,7 @@ def _unit_scope(me: Person, raw_choice: str) -> UnitScope:
             )
         )
         by_id = {u.pk: u for u in every}
-        options = [(u, "\u00a0\u00a0" * depth) for u, depth in units_in_tree_order(every)]
+        options = indented_units(every)
         if wanted in by_id:
             units, choice = [by_id[wanted]], str(wanted)
         elif raw_choice == "all" or not mine:
@@ -389,7 +390,7 @@ def findings(request: HttpRequest, me: Person) -> HttpResponse:
         capped=matching > len(shown),
         chosen=chosen,
         query=urlencode(chosen),
-        unit_options=[(u, "\u00a0\u00a0" * depth) for u, depth in units_in_tree_order(live_units)],
+        unit_options=indented_units(live_units),
         unit_choice=_int_or_none(chosen.get("unit")),
         filtered_unit=next((u for u in units if str(u.pk) == chosen.get("unit")), None),
         codes=sorted(CATALOGUE),
@@ -909,7 +910,7 @@ def dependency_map(request: HttpRequest, me: Person) -> HttpResponse:
         unit_page=reverse("unit-detail", args=[filters.unit.pk]) if filters.unit else "",
         every_unit_url=filters.url(unit=None),
         cycles=cycles,
-        unit_options=[(u, "\u00a0\u00a0" * depth) for u, depth in units_in_tree_order(live)],
+        unit_options=indented_units(live),
         shows=[(s, MAP_SHOW_LABELS[s]) for s in selectors.MAP_SHOWS],
         legend=[(s, STATE_SHAPES[s], STATE_WORDS[s]) for s in LEGEND_ORDER],
         finding_errors=_error_count(org),

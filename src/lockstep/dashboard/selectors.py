@@ -729,6 +729,13 @@ class HeatMap:
         return self.total_columns > len(self.columns)
 
     @property
+    def total_words(self) -> str:
+        """How many objectives there were, as far as the capped read can tell."""
+        if self.total_columns > OBJECTIVES_SHOWN:
+            return f"more than {OBJECTIVES_SHOWN}"
+        return str(self.total_columns)
+
+    @property
     def table(self) -> list[tuple[UnitRow, list[tuple[ObjectiveRow, HeatCell | None]]]]:
         """Row by row, each column's cell (None: the unit owns no KR there)."""
         return [
@@ -881,8 +888,11 @@ class Trend:
     end: dt.date
     points: list[TrendPoint]
     key_results: int
-    too_many: bool  # more than `limit` key results: not drawn
-    limit: int = TREND_KRS
+    too_many: bool  # more than TREND_KRS key results: not drawn
+
+    @property
+    def limit(self) -> int:
+        return TREND_KRS
 
 
 def _trend_moments(start: dt.datetime, end: dt.datetime, now: dt.datetime) -> list[dt.datetime]:
@@ -939,7 +949,7 @@ def progress_trend(d: Dashboard) -> Trend | None:
         )[: TREND_KRS + 1]
     )
     if len(rows) > TREND_KRS:
-        return Trend(start, end, [], len(rows), too_many=True, limit=TREND_KRS)
+        return Trend(start, end, [], len(rows), too_many=True)
     window_start = day_start(start, tz)
     window_end = day_start(end + dt.timedelta(days=1), tz)
     moments = _trend_moments(window_start, window_end, d.now)
@@ -979,4 +989,4 @@ def progress_trend(d: Dashboard) -> Trend | None:
         if of_moment:
             rolled = roll_up(["progress", "pace"], of_moment, [])
             points.append(TrendPoint(moment, rolled["progress"].progress, rolled["pace"].progress))
-    return Trend(start, end, points, len(rows), too_many=False, limit=TREND_KRS)
+    return Trend(start, end, points, len(rows), too_many=False)

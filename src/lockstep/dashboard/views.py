@@ -25,7 +25,7 @@ from lockstep.goals.models import Cycle
 from lockstep.keys import is_id
 from lockstep.org.access import access_unit
 from lockstep.org.models import Person, Unit
-from lockstep.org.views import units_in_tree_order
+from lockstep.org.selectors import indented_units
 from lockstep.web.charts import Series, line_chart, sparkline
 from lockstep.web.views import page_context, person_page
 
@@ -155,9 +155,7 @@ def _context(request: HttpRequest, me: Person, *, wall: bool) -> tuple[dict[str,
     }
     if not wall:
         units = list(Unit.objects.filter(organisation=org, archived_at__isnull=True))
-        context["unit_options"] = [
-            (u, "\u00a0\u00a0" * depth) for u, depth in units_in_tree_order(units)
-        ]
+        context["unit_options"] = indented_units(units)
         names = {u.pk: u.name for u in units}
         context["at_risk"] = [
             (f, [names[i] for i in f.unit_ids if i in names]) for f in d.at_risk[:AT_RISK_LIST]

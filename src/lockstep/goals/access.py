@@ -66,10 +66,14 @@ def objective_visible(person: Person, via: str = "") -> Q:
     )
 
 
-def may_see_objective(person: Person, objective: Objective) -> bool:
-    if not objective.private or person.is_org_admin:
-        return True
-    return Objective.objects.filter(pk=objective.pk).filter(objective_visible(person)).exists()
+def hidden_objectives(person: Person, objectives: list[Objective]) -> set[int]:
+    """Of these objectives, the ids of the private ones the person may not see (one query,
+    none when none is private)."""
+    private = [o.pk for o in objectives if o.private]
+    if not private or person.is_org_admin:
+        return set()
+    seen = Objective.objects.filter(pk__in=private).filter(objective_visible(person))
+    return set(private) - set(seen.values_list("pk", flat=True))
 
 
 def _visible(qs: QuerySet[M], model: type[M], pk: int) -> M:

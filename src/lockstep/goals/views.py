@@ -27,14 +27,15 @@ from lockstep.goals import selectors
 from lockstep.goals.access import (
     CheckInRights,
     access_key_result,
-    may_see_objective,
+    hidden_objectives,
     objective_visible,
 )
 from lockstep.goals.checkin_form import CheckinForm, checkin_post, checkin_saved
 from lockstep.goals.models import CheckIn, ContributionLink, Cycle, KeyResult, Objective
 from lockstep.keys import is_id
 from lockstep.org.models import Organisation, Person, Unit
-from lockstep.org.views import today_in, units_in_tree_order
+from lockstep.org.selectors import indented_units
+from lockstep.org.views import today_in
 from lockstep.web import charts
 from lockstep.web.templatetags.lockstep_ui import long_day, percent
 from lockstep.web.views import page_context, person_page
@@ -95,7 +96,7 @@ def objective_list(request: HttpRequest, me: Person) -> HttpResponse:
         running=running,
         cycle_choice=str(cycle_id) if cycle_id is not None else cycle_choice,
         chosen_cycle=next((c for c in cycles if c.pk == cycle_id), None),
-        unit_options=[(u, "\u00a0\u00a0" * depth) for u, depth in units_in_tree_order(units)],
+        unit_options=indented_units(units),
         unit_choice=unit_id,
         filtered_unit=next((u for u in units if u.pk == unit_id), None),
     )
@@ -360,11 +361,9 @@ def _objective_page(
     objective = _objective(me, objective_id)
     # Private parents and children the viewer may not see stay out (their numbers still
     # roll up into this objective's).
-    parents = [
-        link
-        for link in objective.parent_links.all()
-        if not link.parent.private or may_see_objective(me, link.parent)
-    ]
+    links = list(objective.parent_links.all())
+    hidden = hidden_objectives(me, [link.parent for link in links])
+    parents = [link for link in links if link.parent_id not in hidden]
     children = list(
         ContributionLink.objects.filter(parent=objective)
         .filter(objective_visible(me, "child__"))
@@ -664,7 +663,7 @@ def alignment_map(request: HttpRequest, me: Person) -> HttpResponse:
         running=running,
         cycle_choice=cycle_choice,
         chosen_cycle=chosen_cycle,
-        unit_options=[(u, "\u00a0\u00a0" * depth) for u, depth in units_in_tree_order(live_units)],
+        unit_options=indented_units(live_units),
         chosen_unit=chosen_unit,
     )
     return render(request, "goals/alignment_map.html", context)

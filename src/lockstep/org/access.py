@@ -17,6 +17,9 @@ class NoPerson(Forbidden):
     """The account is signed in but belongs to no organisation."""
 
 
+ADMIN_ONLY = "only an organisation admin can manage people, units and settings"
+
+
 class NotAdmin(Forbidden):
     """The person is not an organisation admin."""
 
@@ -24,7 +27,7 @@ class NotAdmin(Forbidden):
 def require_org_admin(person: Person) -> Person:
     """The person, if they may manage the organisation's people, units and settings."""
     if not person.is_org_admin:
-        raise NotAdmin("only an organisation admin can manage people, units and settings")
+        raise NotAdmin(ADMIN_ONLY)
     return person
 
 

@@ -22,12 +22,7 @@ from lockstep.org.models import Membership, Organisation, Person, Unit
 OPEN_DEPENDENCIES_SHOWN = 20
 FINDINGS_SHOWN = 10
 PEOPLE_SHOWN = 200
-# Dependencies that still bind someone, and the order the unit page counts states in.
-OPEN_STATES = (
-    Dependency.State.REQUESTED,
-    Dependency.State.COUNTERED,
-    Dependency.State.ACCEPTED,
-)
+# The order the unit page counts states in.
 STATE_ORDER = [
     Dependency.State.REQUESTED,
     Dependency.State.COUNTERED,
@@ -80,6 +75,11 @@ def units_in_tree_order(units: list[Unit]) -> list[tuple[Unit, int]]:
     return out
 
 
+def indented_units(units: list[Unit]) -> list[tuple[Unit, str]]:
+    """Units for a choice list: in tree order, each indented by its depth."""
+    return [(u, "\u00a0\u00a0" * depth) for u, depth in units_in_tree_order(units)]
+
+
 def live_units(organisation: Organisation) -> list[Unit]:
     """The organisation's units that are not archived, by name."""
     return list(
@@ -121,6 +121,7 @@ class DependencySide:
     open: list[Dependency]
     open_total: int
     late: int
+    late_ids: set[int]  # of `open`, those past their day (Dependency.is_late)
 
     @property
     def total(self) -> int:
@@ -142,7 +143,6 @@ class UnitPage:
     findings_total: int
     kpis: list[KPIPanel]
     today: dt.date
-    open_states: tuple[str, ...] = Dependency.OPEN_STATES  # "late" (Dependency.is_late)
 
     @property
     def leaders(self) -> list[Membership]:
@@ -165,20 +165,22 @@ def _ancestors(unit: Unit) -> list[Unit]:
 
 
 def _dependency_side(
-    organisation: Organisation, side: Q, counts: Counter[str], late: int
+    organisation: Organisation, side: Q, counts: Counter[str], late: int, today: dt.date
 ) -> DependencySide:
     rows = (
-        Dependency.objects.filter(organisation=organisation, state__in=OPEN_STATES)
+        Dependency.objects.filter(organisation=organisation, state__in=Dependency.OPEN_STATES)
         .filter(side)
         .select_related("requester_unit", "provider_unit", "requester_kr", "provider_kr")
         .order_by("needed_by", "id")
     )
-    open_total = sum(counts.get(s, 0) for s in OPEN_STATES)
+    open_total = sum(counts.get(s, 0) for s in Dependency.OPEN_STATES)
+    shown = list(rows[:OPEN_DEPENDENCIES_SHOWN]) if open_total else []
     return DependencySide(
         counts=[StateCount(s, counts[s]) for s in STATE_ORDER if counts.get(s)],
-        open=list(rows[:OPEN_DEPENDENCIES_SHOWN]) if open_total else [],
+        open=shown,
         open_total=open_total,
         late=late,
+        late_ids={d.pk for d in shown if d.is_late(today)},
     )
 
 
@@ -261,9 +263,11 @@ def unit_page(unit: Unit, *, organisation: Organisation, viewer: Person | None =
             for kr in krs
         ],
         asked=_dependency_side(
-            organisation, Q(requester_unit=unit), by_state["asked"], late["asked"]
+            organisation, Q(requester_unit=unit), by_state["asked"], late["asked"], today
         ),
-        owes=_dependency_side(organisation, Q(provider_unit=unit), by_state["owes"], late["owes"]),
+        owes=_dependency_side(
+            organisation, Q(provider_unit=unit), by_state["owes"], late["owes"], today
+        ),
         findings=shown_findings,
         findings_total=len(shown_findings)
         if len(shown_findings) < FINDINGS_SHOWN

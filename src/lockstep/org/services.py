@@ -15,15 +15,15 @@ from django.utils import timezone
 from lockstep.activity.services import event_record, snapshot
 from lockstep.errors import Conflict, ValidationFailed
 from lockstep.keys import is_valid_key, unique_key
-from lockstep.org.access import NotAdmin
+from lockstep.org.access import require_org_admin
 from lockstep.org.models import Membership, Organisation, Person, Unit
 
 
 def _require_admin(actor: Person | None) -> None:
     # None is the system itself (plan apply, the demo, imports); a person must be an admin.
     # The rule sits here, not in the pages or the API, so every way in passes through it.
-    if actor is not None and not actor.is_org_admin:
-        raise NotAdmin("only an organisation admin can manage people, units and settings")
+    if actor is not None:
+        require_org_admin(actor)
 
 
 def _check_timezone(name: str) -> None:

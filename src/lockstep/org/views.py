@@ -8,6 +8,7 @@ writes nothing. Only organisation admins reach these pages; anyone else gets a 4
 
 from __future__ import annotations
 
+import functools
 import math
 import zoneinfo
 from collections import defaultdict
@@ -27,7 +28,6 @@ from lockstep.goals.models import Objective, ObjectiveContributor
 from lockstep.keys import is_id
 from lockstep.org import selectors, services
 from lockstep.org.access import (
-    NotAdmin,
     access_person,
     access_unit,
     require_org_admin,
@@ -120,11 +120,7 @@ def admin_page(
     def wrapper(
         request: HttpRequest, me: Person, *args: P.args, **kwargs: P.kwargs
     ) -> HttpResponse:
-        try:
-            require_org_admin(me)
-        except NotAdmin as exc:
-            context = page_context(me, "manage", message=exc.message)
-            return render(request, "web/forbidden.html", context, status=403)
+        require_org_admin(me)  # refused: person_page shows the 403 page with the reason
         return view(request, me, *args, **kwargs)
 
     return person_page(wrapper)
@@ -178,7 +174,7 @@ def _number(post: QueryDict, name: str, problems: Problems, *, whole: bool = Fal
 
 def _unit_options(org: Organisation, *, leave_out: Unit | None = None) -> list[tuple[Unit, str]]:
     units = [u for u in selectors.live_units(org) if leave_out is None or u.pk != leave_out.pk]
-    return [(u, "\u00a0\u00a0" * depth) for u, depth in units_in_tree_order(units)]
+    return selectors.indented_units(units)
 
 
 @admin_page
@@ -429,7 +425,7 @@ def _unit_form_page(
         unit_options=_unit_options(org, leave_out=unit),
         kinds=UNIT_KINDS,
         capacity_units=CAPACITY_UNITS,
-        owned=selectors.live_objective_counts(org).get(unit.pk, 0),
+        owned=Objective.objects.filter(owner_unit=unit, archived_at__isnull=True).count(),
         tab="units",
     )
     return render(request, "org/unit_form.html", context, status=status)
@@ -517,12 +513,18 @@ def _stored_org(org: Organisation) -> dict[str, Any]:
     return data
 
 
+@functools.cache
+def _timezones() -> list[str]:
+    """The IANA zone names, read from the zone data once per process."""
+    return sorted(zoneinfo.available_timezones())
+
+
 def _org_page(request: HttpRequest, me: Person, form: Form, *, status: int = 200) -> HttpResponse:
     context = page_context(
         me,
         "manage",
         form=form,
-        timezones=sorted(zoneinfo.available_timezones()),
+        timezones=_timezones(),
         tab="org",
     )
     return render(request, "org/manage_org.html", context, status=status)

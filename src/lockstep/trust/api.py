@@ -9,9 +9,10 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema
 
 from lockstep.apischema import ERRORS, Id
+from lockstep.errors import Forbidden
 from lockstep.org.access import current_person
 from lockstep.trust.models import ApiToken
-from lockstep.trust.tokens import TokenForbidden, token_create, token_revoke
+from lockstep.trust.tokens import token_create, token_revoke
 
 router = Router(tags=["API tokens"])
 
@@ -40,7 +41,7 @@ def _out(t: ApiToken) -> dict[str, Any]:
         "id": t.pk,
         "name": t.name,
         "scope": t.scope,
-        "hint": f"lst_{t.prefix}_…",
+        "hint": t.hint,
         "created_at": t.created_at,
         "last_used_at": t.last_used_at,
         "revoked_at": t.revoked_at,
@@ -56,7 +57,7 @@ def token_list(request: HttpRequest) -> list[dict[str, Any]]:
 @router.post("/tokens", response={201: TokenCreated, **ERRORS})
 def token_post(request: HttpRequest, payload: TokenIn) -> tuple[int, dict[str, Any]]:
     if getattr(request, "api_token", None) is not None:
-        raise TokenForbidden("API tokens are created in a signed-in session, not with a token")
+        raise Forbidden("API tokens are created in a signed-in session, not with a token")
     token, text = token_create(
         person=current_person(request), name=payload.name, scope=payload.scope
     )

@@ -47,4 +47,9 @@ class ApiToken(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
-        return f"{self.name} (lst_{self.prefix}_…)"
+        return f"{self.name} ({self.hint})"
+
+    @property
+    def hint(self) -> str:
+        """How the token is named once its secret is gone: its public prefix."""
+        return f"lst_{self.prefix}_…"

@@ -22,17 +22,12 @@ from ninja.errors import AuthenticationError
 from ninja.security import HttpBearer
 
 from lockstep.activity.services import event_record
-from lockstep.errors import LockstepError, NotFound, ValidationFailed
+from lockstep.errors import Forbidden, NotFound, ValidationFailed
 from lockstep.org.models import Person
 from lockstep.trust.models import ApiToken
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 TOUCH_EVERY = dt.timedelta(minutes=1)
-
-
-class TokenForbidden(LockstepError):
-    status = 403
-    code = "forbidden"
 
 
 def _digest(token: str) -> str:
@@ -119,7 +114,7 @@ class TokenAuth(HttpBearer):
         if found is None:
             raise AuthenticationError(401, "invalid or revoked API token")
         if found.scope == ApiToken.Scope.READ and request.method not in SAFE_METHODS:
-            raise TokenForbidden("this API token may only read; create a write token to change")
+            raise Forbidden("this API token may only read; create a write token to change")
         now = timezone.now()
         if found.last_used_at is None or found.last_used_at < now - TOUCH_EVERY:
             ApiToken.objects.filter(pk=found.pk).update(last_used_at=now)

@@ -33,7 +33,6 @@ UPCOMING_DAYS = 14
 FINDINGS_SHOWN = 8
 # Finding codes about a dependency that put its delivery at risk (the rest are notes).
 DEPENDENCY_RISKS = {"DEPENDENCY_TOO_LATE", "DEPENDENCY_DECLINED", "DEPENDENCY_UNANSWERED"}
-OPEN_DEPENDENCY = (S.REQUESTED, S.ACCEPTED, S.COUNTERED)
 
 
 # ---- whose things are mine ---------------------------------------------------------------
@@ -200,7 +199,7 @@ def my_dependencies(me: Person, unit_ids: set[int], today: dt.date) -> MyDepende
     accepted (or re-dated) requests my units deliver. Owed to us: what my units asked for.
     """
     live = list(
-        Dependency.objects.filter(organisation=me.organisation, state__in=OPEN_DEPENDENCY)
+        Dependency.objects.filter(organisation=me.organisation, state__in=Dependency.OPEN_STATES)
         .filter(Q(requester_unit_id__in=unit_ids) | Q(provider_unit_id__in=unit_ids))
         .select_related("requester_unit", "provider_unit", "requester_kr", "requester_initiative")
         .order_by("needed_by", "id")
