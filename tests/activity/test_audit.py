@@ -146,3 +146,9 @@ def test_the_api_serves_admins_and_refuses_others(client_in, member, edits):
     refused = member.get("/api/v1/activity")
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "forbidden"
+
+
+def test_a_since_with_a_far_offset_is_read_in_utc(client_in, person):
+    # +21:09 is a valid ISO offset that PostgreSQL refuses to store or compare.
+    r = client_in.get("/api/v1/activity?since=2026-01-01T00:00:00%2B21:09")
+    assert r.status_code == 200, r.content
